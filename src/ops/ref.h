@@ -1,0 +1,40 @@
+// The scalar reference of every op: plain loops, double accumulation, shape comments.
+// This is the specification; src/cpu and the Vulkan shaders are tested against it.
+// Shapes use ggml order (ne[0] innermost). All outputs are preallocated by the caller.
+#pragma once
+
+#include "ops/params.h"
+#include "tensor/tensor.h"
+
+#include <cstdint>
+
+namespace vkai::ref {
+
+// table: (n_embd, n_rows) any dequantizable type; ids: n ids in [0, n_rows); out: (n_embd, n) f32.
+void get_rows(const Tensor& table, const int32_t* ids, int64_t n, Tensor& out);
+
+// w: (k, m) any dequantizable type; x: (k, n) f32; y: (m, n) f32.  y[j][i] = sum_k w[i][k] * x[j][k]
+void mul_mat(const Tensor& w, const Tensor& x, Tensor& y);
+
+// x, y: (n, rows) f32; w: (n) f32 or null.  y = x / sqrt(mean(x^2) + eps) * w
+void rms_norm(const Tensor& x, const Tensor* w, float eps, Tensor& y);
+
+// x, y: (head_dim, n_heads, n_tokens) f32; pos: n_tokens positions. y may alias x.
+void rope(const Tensor& x, const int32_t* pos, const RopeParams& p, Tensor& y);
+
+// x, y: (n, rows) f32; mask: (n, mask_rows) f32 or null, row r uses mask row r % mask_rows.
+// y = softmax(x * scale + mask) per row; rows that are all -inf give zeros.
+void softmax(const Tensor& x, const Tensor* mask, float scale, Tensor& y);
+
+// Elementwise over f32 tensors of equal shape; y may alias x.
+void silu(const Tensor& x, Tensor& y);
+void gelu(const Tensor& x, Tensor& y);
+
+// a, y: (n, rows) f32; b: (n, b_rows) f32 with rows % b_rows == 0, row r uses b row r % b_rows.
+void add(const Tensor& a, const Tensor& b, Tensor& y);
+void mul(const Tensor& a, const Tensor& b, Tensor& y);
+
+// Same element count and row length; any src type that dequantizes, any dst type that quantizes.
+void copy(const Tensor& src, Tensor& dst);
+
+} // namespace vkai::ref

@@ -1,0 +1,9 @@
+// One function per subcommand (one file each: cmd_<name>.cpp). argv[0] is the subcommand name.
+#pragma once
+
+namespace vkai::cli {
+
+int cmd_info(int argc, char** argv);
+int cmd_synth(int argc, char** argv);
+
+} // namespace vkai::cli

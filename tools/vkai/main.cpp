@@ -1,0 +1,45 @@
+// vkai: one binary for local LLM chat, image generation and transcription on Vulkan or the CPU.
+#include "commands.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace {
+
+struct Command {
+    const char* name;
+    int (*run)(int, char**);
+    const char* summary;
+};
+
+const Command kCommands[] = {
+    {"info", vkai::cli::cmd_info, "metadata and tensor table of a GGUF file"},
+    {"synth", vkai::cli::cmd_synth, "write a random-weight model with the real shapes of a known model"},
+};
+
+void usage(FILE* f) {
+    std::fprintf(f, "usage: vkai <command> [options]   (vkai <command> --help for its options)\n\ncommands:\n");
+    for (const auto& c : kCommands) std::fprintf(f, "  %-12s %s\n", c.name, c.summary);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!std::strcmp(argv[1], "--version")) {
+        std::printf("vkai 0.1.0\n");
+        return 0;
+    }
+    for (const auto& c : kCommands)
+        if (!std::strcmp(argv[1], c.name)) return c.run(argc - 1, argv + 1);
+    std::fprintf(stderr, "vkai: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
