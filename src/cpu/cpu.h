@@ -16,6 +16,8 @@ const Features& features();  // detected once
 bool simd_enabled();          // AVX2+FMA+F16C present, built in, and not disabled by VKAI_CPU_SCALAR
 const char* simd_name();      // "avx2" or "scalar": for logs and benchmarks
 bool supports_mul_mat(DType w_type);
+// Tests run both paths in one process: force_scalar(true) makes simd_enabled() false until reset.
+void force_scalar(bool on);
 
 void get_rows(const Tensor& table, const int32_t* ids, int64_t n, Tensor& out, ThreadPool& pool);
 void mul_mat(const Tensor& w, const Tensor& x, Tensor& y, ThreadPool& pool);
