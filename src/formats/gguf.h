@@ -22,7 +22,8 @@ enum class ValueType : uint32_t {
     u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,
     string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12,
 };
-const char* value_type_name(ValueType t);
+const char* value_type_name(ValueType t); // "u32", "string", ...; "?" for an unknown id
+uint64_t value_type_size(ValueType t);     // bytes of a scalar element; 0 for string and array
 
 // Hard limits beyond the file size (a hostile file can claim a billion strings in 8 GB).
 constexpr uint64_t kMaxStringBytes = 1ull << 30;
@@ -46,7 +47,10 @@ struct Value {
 
     bool is_int() const; // any integer type (not boolean)
     // Element i of a scalar array as a number (caller checks i < count and elem type).
+    // Out-of-range i or a string/array element type yields 0 (never reads outside `raw`).
+    // u64 elements above INT64_MAX wrap in int_at; use uint_at for them.
     int64_t int_at(uint64_t i) const;
+    uint64_t uint_at(uint64_t i) const;
     double float_at(uint64_t i) const;
 };
 
@@ -68,6 +72,7 @@ struct TensorInfo {
 
 class File {
 public:
+    std::string name;   // as given to parse(): used in getter error messages
     uint32_t version = 0;
     uint64_t alignment = 32;
     uint64_t data_offset = 0; // start of the data section in the buffer
