@@ -1,2 +1,310 @@
-// placeholder
-int main(){}
+// vkai-bench-kernels: CPU mul_mat speed per weight type against the memory read bandwidth measured
+// in the same run. Usage: vkai-bench-kernels [--threads N] [--json] [--types Q4_K,Q6_K] [--scalar]
+#include "base/fp16.h"
+#include "base/text.h"
+#include "base/thread_pool.h"
+#include "base/timer.h"
+#include "cpu/cpu.h"
+#include "tensor/dtype.h"
+#include "tensor/quant_blocks.h"
+#include "tensor/tensor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+using namespace vkai;
+
+namespace {
+
+// Shapes: a 7B-class FFN matrix (k = 4096 in, m = 14336 out). Matvec calls rotate over enough
+// copies that every call reads its weights from DRAM (>= 256 MiB in all, 8x a 32 MiB L3).
+constexpr int64_t kK = 4096, kM = 14336, kMatmulM = 4096, kMatmulN = 64, kHotM = 64;
+constexpr size_t kRotateBytes = size_t(256) << 20;
+constexpr size_t kBandwidthBytes = size_t(1) << 30;
+
+const DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,
+                        DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K,
+                        DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+
+struct FreeDeleter {
+    void operator()(void* p) const { std::free(p); }
+};
+using Buffer = std::unique_ptr<uint8_t, FreeDeleter>;
+Buffer alloc(size_t bytes) {
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) {
+        std::fprintf(stderr, "vkai-bench-kernels: cannot allocate %s\n", format_bytes(bytes).c_str());
+        std::exit(1);
+    }
+    return Buffer(static_cast<uint8_t*>(p));
+}
+
+uint64_t splitmix(uint64_t& s) {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+float unit(uint64_t r) { return float(int64_t(r >> 40) - (int64_t(1) << 23)) * (1.0f / float(1 << 23)); } // [-1, 1)
+
+// Offsets of the f16 scale fields of a block; random bytes elsewhere are valid data.
+std::vector<size_t> f16_fields(DType t) {
+    switch (t) {
+    case DType::Q4_0: return {offsetof(block_q4_0, d)};
+    case DType::Q4_1: return {offsetof(block_q4_1, d), offsetof(block_q4_1, m)};
+    case DType::Q5_0: return {offsetof(block_q5_0, d)};
+    case DType::Q5_1: return {offsetof(block_q5_1, d), offsetof(block_q5_1, m)};
+    case DType::Q8_0: return {offsetof(block_q8_0, d)};
+    case DType::Q2_K: return {offsetof(block_q2_K, d), offsetof(block_q2_K, dmin)};
+    case DType::Q3_K: return {offsetof(block_q3_K, d)};
+    case DType::Q4_K: return {offsetof(block_q4_K, d), offsetof(block_q4_K, dmin)};
+    case DType::Q5_K: return {offsetof(block_q5_K, d), offsetof(block_q5_K, dmin)};
+    case DType::Q6_K: return {offsetof(block_q6_K, d)};
+    case DType::IQ4_NL: return {offsetof(block_iq4_nl, d)};
+    case DType::IQ4_XS: return {offsetof(block_iq4_xs, d)};
+    default: return {};
+    }
+}
+
+// Random weights: floats in [-1, 1) for the float types (no NaN or denormal slow paths),
+// random blocks with small f16 scales for the quantized ones.
+void fill_weights(DType t, uint8_t* p, size_t bytes, uint64_t seed) {
+    uint64_t s = seed;
+    if (t == DType::F32) {
+        for (size_t i = 0; i + 4 <= bytes; i += 4) {
+            float f = unit(splitmix(s));
+            std::memcpy(p + i, &f, 4);
+        }
+        return;
+    }
+    if (t == DType::F16 || t == DType::BF16) {
+        for (size_t i = 0; i + 2 <= bytes; i += 2) {
+            float f = unit(splitmix(s));
+            uint16_t h = t == DType::F16 ? f32_to_fp16(f) : f32_to_bf16(f);
+            std::memcpy(p + i, &h, 2);
+        }
+        return;
+    }
+    size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+        uint64_t r = splitmix(s);
+        std::memcpy(p + i, &r, 8);
+    }
+    for (; i < bytes; ++i) p[i] = uint8_t(splitmix(s));
+    const uint32_t bb = dtype_info(t).block_bytes;
+    const std::vector<size_t> fields = f16_fields(t);
+    for (size_t b = 0; b + bb <= bytes; b += bb)
+        for (size_t off : fields) {
+            uint16_t h = f32_to_fp16(0.001f + 0.01f * std::abs(unit(splitmix(s))));
+            std::memcpy(p + b + off, &h, 2);
+        }
+}
+
+// ---- memory read bandwidth ------------------------------------------------------------------
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) float sum_avx2(const float* p, size_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
+        a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
+    }
+    __m256 a = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    alignas(32) float t[8];
+    _mm256_store_ps(t, a);
+    float s = 0;
+    for (float v : t) s += v;
+    for (; i < n; ++i) s += p[i];
+    return s;
+}
+#endif
+
+float sum_plain(const float* p, size_t n) {
+    float s[8] = {};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) s[j] += p[i + j];
+    for (; i < n; ++i) s[0] += p[i];
+    return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+}
+
+// Best of several full reads of a 1 GiB buffer, split in contiguous per-thread parts.
+double read_bandwidth(ThreadPool& pool) {
+    const size_t n = kBandwidthBytes / sizeof(float);
+    Buffer buf = alloc(kBandwidthBytes);
+    float* p = reinterpret_cast<float*>(buf.get());
+    pool.parallel_for(int64_t(n), 1 << 20, [&](int64_t b, int64_t e, int) {
+        for (int64_t i = b; i < e; ++i) p[i] = float(i & 1023) * 1e-3f;
+    });
+#if defined(__x86_64__)
+    const bool avx2 = cpu::features().avx2;
+#endif
+    std::vector<float> sink(size_t(pool.size()), 0.0f);
+    double best = 0;
+    for (int rep = 0; rep < 6; ++rep) {
+        const int nt = pool.size();
+        const size_t per = (n / size_t(nt) + 31) / 32 * 32;
+        double t0 = now_s();
+        pool.run(nt, [&](int64_t task, int thread) {
+            const size_t b = std::min(n, size_t(task) * per), e = std::min(n, b + per);
+#if defined(__x86_64__)
+            sink[size_t(thread)] += avx2 ? sum_avx2(p + b, e - b) : sum_plain(p + b, e - b);
+#else
+            sink[size_t(thread)] += sum_plain(p + b, e - b);
+#endif
+        });
+        double t = now_s() - t0;
+        best = std::max(best, double(kBandwidthBytes) / t / 1e9);
+    }
+    if (sink[0] == 12345.0f) std::printf(" "); // keeps the sums observable
+    return best;
+}
+
+// ---- mul_mat timings ------------------------------------------------------------------------
+
+struct TypeResult {
+    DType type;
+    uint64_t matrix_bytes = 0;
+    double us = 0, gbs = 0, us_1t = 0, gbs_1t = 0, hot_gbs = 0, gflops = 0;
+};
+
+// Median seconds per call of fn(i) over at least min_calls calls and min_s seconds.
+template <class F>
+double time_calls(F&& fn, int min_calls, double min_s) {
+    std::vector<double> t;
+    double start = now_s();
+    for (int i = 0; i < 2; ++i) fn(i); // warm-up: pool wake-up, page faults of x/y
+    for (int i = 0; int(t.size()) < min_calls || now_s() - start < min_s; ++i) {
+        double t0 = now_s();
+        fn(i);
+        t.push_back(now_s() - t0);
+        if (t.size() > 2000) break;
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+TypeResult bench_type(DType t, ThreadPool& pool, ThreadPool& pool1) {
+    TypeResult r;
+    r.type = t;
+    const uint64_t row = *row_bytes(t, uint64_t(kK));
+    r.matrix_bytes = row * uint64_t(kM);
+    const size_t copies = std::max<size_t>(1, (kRotateBytes + r.matrix_bytes - 1) / r.matrix_bytes);
+    Buffer w = alloc(size_t(r.matrix_bytes) * copies);
+    fill_weights(t, w.get(), size_t(r.matrix_bytes) * copies, 42 + uint64_t(t));
+
+    std::vector<float> xv(size_t(kK * kMatmulN)), yv(size_t(kM * kMatmulN));
+    uint64_t s = 7;
+    for (float& v : xv) v = unit(splitmix(s));
+    Tensor x1 = make_tensor(DType::F32, xv.data(), kK, 1), y1 = make_tensor(DType::F32, yv.data(), kM, 1);
+    auto matvec = [&](ThreadPool& p, int i) {
+        Tensor wt = make_tensor(t, w.get() + size_t(i % int(copies)) * r.matrix_bytes, kK, kM);
+        cpu::mul_mat(wt, x1, y1, p);
+    };
+    r.us = time_calls([&](int i) { matvec(pool, i); }, 20, 0.4) * 1e6;
+    r.gbs = double(r.matrix_bytes) / r.us * 1e-3;
+    r.us_1t = time_calls([&](int i) { matvec(pool1, i); }, 10, 0.3) * 1e6;
+    r.gbs_1t = double(r.matrix_bytes) / r.us_1t * 1e-3;
+
+    // The same matvec on 64 rows (<= 1 MiB) that stay in L2: the kernel's arithmetic ceiling on one core.
+    Tensor wh = make_tensor(t, w.get(), kK, kHotM);
+    Tensor yh = make_tensor(DType::F32, yv.data(), kHotM, 1);
+    r.hot_gbs = double(row) * double(kHotM) / time_calls([&](int) { cpu::mul_mat(wh, x1, yh, pool1); }, 200, 0.2) * 1e-9;
+
+    // Prompt processing: 64 columns against the first kMatmulM rows (weights stay in cache
+    // between column tiles, so this measures the arithmetic).
+    Tensor wm = make_tensor(t, w.get(), kK, kMatmulM);
+    Tensor xn = make_tensor(DType::F32, xv.data(), kK, kMatmulN), yn = make_tensor(DType::F32, yv.data(), kMatmulM, kMatmulN);
+    double sec = time_calls([&](int) { cpu::mul_mat(wm, xn, yn, pool); }, 3, 0.3);
+    r.gflops = 2.0 * double(kK) * double(kMatmulM) * double(kMatmulN) / sec * 1e-9;
+    return r;
+}
+
+void usage() {
+    std::fprintf(stderr, "usage: vkai-bench-kernels [--threads N] [--json] [--types T1,T2,...] [--scalar]\n");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    int threads = ThreadPool::default_threads();
+    bool json = false;
+    std::vector<DType> types(std::begin(kTypes), std::end(kTypes));
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--threads" && i + 1 < argc) {
+            threads = std::atoi(argv[++i]);
+            if (threads <= 0) return usage(), 2;
+        } else if (a == "--json") {
+            json = true;
+        } else if (a == "--scalar") {
+            cpu::force_scalar(true);
+        } else if (a == "--types" && i + 1 < argc) {
+            types.clear();
+            std::string list = argv[++i];
+            for (size_t b = 0; b <= list.size();) {
+                size_t e = list.find(',', b);
+                if (e == std::string::npos) e = list.size();
+                auto dt = dtype_from_name(list.substr(b, e - b));
+                if (!dt || !cpu::supports_mul_mat(*dt)) {
+                    std::fprintf(stderr, "vkai-bench-kernels: unknown or unsupported type '%s'\n", list.substr(b, e - b).c_str());
+                    return 2;
+                }
+                types.push_back(*dt);
+                b = e + 1;
+            }
+        } else {
+            return usage(), 2;
+        }
+    }
+
+    ThreadPool pool(threads), pool1(1);
+    const double bw = read_bandwidth(pool), bw1 = read_bandwidth(pool1);
+    if (!json) {
+        std::printf("vkai-bench-kernels: path %s, %d threads; matvec k=%lld m=%lld (median per call); matmul n=%lld m=%lld\n",
+                    cpu::simd_name(), threads, (long long)kK, (long long)kM, (long long)kMatmulN, (long long)kMatmulM);
+        std::printf("memory read bandwidth (1 GiB AVX2 sum, best of 6): %.1f GB/s with %d threads, %.1f GB/s with 1\n\n", bw,
+                    threads, bw1);
+        std::printf("%-7s %7s | %9s %6s %5s | %9s %6s %5s | %7s | %9s\n", "type", "MB", "us", "GB/s", "%bw", "us 1t", "GB/s",
+                    "%bw1", "L2 GB/s", "n=64 GF/s");
+    }
+    std::vector<TypeResult> results;
+    for (DType t : types) {
+        TypeResult r = bench_type(t, pool, pool1);
+        results.push_back(r);
+        if (!json) {
+            std::printf("%-7s %7.1f | %9.1f %6.1f %4.0f%% | %9.1f %6.1f %4.0f%% | %7.1f | %9.1f\n", dtype_name(t),
+                        double(r.matrix_bytes) / 1e6, r.us, r.gbs, 100 * r.gbs / bw, r.us_1t, r.gbs_1t, 100 * r.gbs_1t / bw1, r.hot_gbs,
+                        r.gflops);
+            std::fflush(stdout);
+        }
+    }
+    if (json) {
+        std::printf("{\"path\": \"%s\", \"threads\": %d, \"read_bw_gbs\": %.2f, \"read_bw_1t_gbs\": %.2f, \"k\": %lld, \"m\": %lld,\n"
+                    " \"results\": [\n",
+                    cpu::simd_name(), threads, bw, bw1, (long long)kK, (long long)kM);
+        for (size_t i = 0; i < results.size(); ++i) {
+            const TypeResult& r = results[i];
+            std::printf("  {\"type\": \"%s\", \"bytes\": %llu, \"us\": %.2f, \"gbs\": %.2f, \"pct_bw\": %.1f, \"us_1t\": %.2f, "
+                        "\"gbs_1t\": %.2f, \"pct_bw_1t\": %.1f, \"l2_gbs_1t\": %.2f, \"matmul_n64_gflops\": %.2f}%s\n",
+                        dtype_name(r.type), (unsigned long long)r.matrix_bytes, r.us, r.gbs, 100 * r.gbs / bw, r.us_1t, r.gbs_1t,
+                        100 * r.gbs_1t / bw1, r.hot_gbs, r.gflops, i + 1 < results.size() ? "," : "");
+        }
+        std::printf(" ]}\n");
+    }
+    return 0;
+}

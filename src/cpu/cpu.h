@@ -29,5 +29,7 @@ void gelu(const Tensor& x, Tensor& y, ThreadPool& pool);
 void add(const Tensor& a, const Tensor& b, Tensor& y, ThreadPool& pool);
 void mul(const Tensor& a, const Tensor& b, Tensor& y, ThreadPool& pool);
 void copy(const Tensor& src, Tensor& dst, ThreadPool& pool);
+void set_rows(const Tensor& src, const int32_t* ids, Tensor& dst, ThreadPool& pool);
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out, ThreadPool& pool);
 
 } // namespace vkai::cpu

@@ -1,1 +1,245 @@
-// placeholder: being written this session
+// AVX2 mul_mat driver: prepares x once per call (f32 as is, or int8 blocks for the quantized
+// types), threads over weight rows, tiles the columns by kMaxCols; plus the F32/F16/BF16 kernels.
+#include "cpu/matmul_avx2.h"
+
+#include "base/check.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace vkai::cpu::avx2 {
+namespace {
+
+// ---- f32 / f16 / bf16 weights: FMA against f32 x --------------------------------------------
+
+struct LoadF32 {
+    using W = float;
+    static __m256 load(const W* p) { return _mm256_loadu_ps(p); }
+    static float one(const W* p) { return *p; }
+};
+struct LoadF16 {
+    using W = uint16_t;
+    static __m256 load(const W* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+    static float one(const W* p) { return half_to_float(*p); }
+};
+struct LoadBF16 {
+    using W = uint16_t;
+    static __m256 load(const W* p) {
+        __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+    }
+    static float one(const W* p) {
+        uint32_t u = uint32_t(*p) << 16;
+        float f;
+        __builtin_memcpy(&f, &u, 4);
+        return f;
+    }
+};
+
+// R weight rows (rows w, w + stride, ...) of k elements against NC columns, U accumulators per
+// (row, column) pair to hide the FMA latency. R * NC * U <= 8 keeps everything in registers;
+// R = 2 halves the loads of x per FMA, which bound the one-row version once n > 1.
+template <class L, int R, int NC, int U>
+inline void float_tile(const uint8_t* wrow, size_t stride, const float* const* x, int64_t k, float* y, size_t ystride) {
+    using W = typename L::W;
+    const W* w[R];
+    for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const W*>(wrow + size_t(r) * stride);
+    __m256 acc[R][NC][U];
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < NC; ++c)
+            for (int u = 0; u < U; ++u) acc[r][c][u] = _mm256_setzero_ps();
+    int64_t l = 0;
+    for (; l + 8 * U <= k; l += 8 * U)
+        for (int u = 0; u < U; ++u) {
+            __m256 wv[R];
+            for (int r = 0; r < R; ++r) wv[r] = L::load(w[r] + l + 8 * u);
+            for (int c = 0; c < NC; ++c) {
+                const __m256 xv = _mm256_loadu_ps(x[c] + l + 8 * u);
+                for (int r = 0; r < R; ++r) acc[r][c][u] = _mm256_fmadd_ps(wv[r], xv, acc[r][c][u]);
+            }
+        }
+    for (; l + 8 <= k; l += 8)
+        for (int r = 0; r < R; ++r) {
+            const __m256 wv = L::load(w[r] + l);
+            for (int c = 0; c < NC; ++c) acc[r][c][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[c] + l), acc[r][c][0]);
+        }
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < NC; ++c) {
+            for (int u = 1; u < U; ++u) acc[r][c][0] = _mm256_add_ps(acc[r][c][0], acc[r][c][u]);
+            float s = hsum(acc[r][c][0]);
+            for (int64_t t = l; t < k; ++t) s += L::one(w[r] + t) * x[c][t];
+            y[size_t(c) * ystride + size_t(r)] = s;
+        }
+}
+
+template <class L, int NC>
+void float_rows_nc(const RowsArgs& a, int c0) {
+    const float* x[NC];
+    for (int c = 0; c < NC; ++c) x[c] = static_cast<const float*>(a.x[c0 + c]);
+    float out[NC][2];
+    int64_t r = 0;
+    if (NC > 1)
+        for (; r + 2 <= a.nrows; r += 2) {
+            float_tile<L, 2, NC, 1>(a.w + size_t(r) * a.w_stride, a.w_stride, x, a.nb, &out[0][0], 2);
+            for (int c = 0; c < NC; ++c) a.y[c0 + c][a.row0 + r] = out[c][0], a.y[c0 + c][a.row0 + r + 1] = out[c][1];
+        }
+    // A leftover row sums in the same order as the pairs (U = 1), so results do not depend on
+    // where the thread chunks start.
+    for (; r < a.nrows; ++r) {
+        float_tile<L, 1, NC, NC == 1 ? 4 : 1>(a.w + size_t(r) * a.w_stride, a.w_stride, x, a.nb, &out[0][0], 2);
+        for (int c = 0; c < NC; ++c) a.y[c0 + c][a.row0 + r] = out[c][0];
+    }
+}
+
+// Columns in passes of up to 4 (2 rows x 4 columns = 8 accumulators).
+template <class L>
+void float_rows(const RowsArgs& a) {
+    for (int c0 = 0; c0 < a.nc; c0 += 4) {
+        switch (std::min(4, a.nc - c0)) {
+        case 1: float_rows_nc<L, 1>(a, c0); break;
+        case 2: float_rows_nc<L, 2>(a, c0); break;
+        case 3: float_rows_nc<L, 3>(a, c0); break;
+        default: float_rows_nc<L, 4>(a, c0); break;
+        }
+    }
+}
+
+// ---- x quantization ------------------------------------------------------------------------
+
+// Rounds 32 floats (4 vectors) by inv to int8, in element order; returns the 8 int32 partial sums.
+inline __m256i round_pack32(const float* x, __m256 inv, int8_t* dst) {
+    __m256i q0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), inv));
+    __m256i q1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), inv));
+    __m256i q2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16), inv));
+    __m256i q3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 24), inv));
+    __m256i sum = _mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3));
+    // packs work per 128-bit lane: dwords come out as q0a q1a q2a q3a | q0b q1b q2b q3b.
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), p);
+    return sum;
+}
+
+inline __m256 abs_max8(const float* x, int n8, __m256 m) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int i = 0; i < n8; ++i) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * i)));
+    return m;
+}
+
+inline float hmax(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+inline int hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// Symmetric int8 per block of 32: d = max|x| / 127.
+void quantize_q8_32(const float* x, int64_t nb, XQ32* out) {
+    for (int64_t b = 0; b < nb; ++b, x += 32) {
+        float amax = hmax(abs_max8(x, 4, _mm256_setzero_ps()));
+        float d = amax / 127.0f;
+        __m256 inv = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+        int sum = hsum_i32(round_pack32(x, inv, out[b].qs));
+        out[b].d = d;
+        out[b].s = d * float(sum);
+    }
+}
+
+// Symmetric int8 per block of 256 with the 16 sums of 16 (block_q8_K).
+void quantize_q8_K(const float* x, int64_t nb, block_q8_K* out) {
+    const __m256i bias = _mm256_set1_epi8(char(0x80));
+    for (int64_t b = 0; b < nb; ++b, x += QK_K) {
+        float amax = hmax(abs_max8(x, QK_K / 8, _mm256_setzero_ps()));
+        __m256 inv = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+        out[b].d = amax / 127.0f;
+        for (int g = 0; g < QK_K / 32; ++g) {
+            round_pack32(x + 32 * g, inv, out[b].qs + 32 * g);
+            // Sums of 16 signed bytes: bias to unsigned, sum groups of 8 with SAD, remove the bias.
+            __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(out[b].qs + 32 * g));
+            __m256i s = _mm256_sad_epu8(_mm256_xor_si256(q, bias), _mm256_setzero_si256());
+            int64_t s0 = _mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1);
+            int64_t s1 = _mm256_extract_epi64(s, 2) + _mm256_extract_epi64(s, 3);
+            out[b].bsums[2 * g] = int16_t(s0 - 16 * 128);
+            out[b].bsums[2 * g + 1] = int16_t(s1 - 16 * 128);
+        }
+    }
+}
+
+Kernel find_kernel(DType t) {
+    Kernel k;
+    if (kernel_float(t, &k) || kernel_q32(t, &k) || kernel_k(t, &k)) return k;
+    return Kernel{};
+}
+
+} // namespace
+
+bool kernel_float(DType t, Kernel* k) {
+    switch (t) {
+    case DType::F32: *k = {XFormat::f32, float_rows<LoadF32>}; return true;
+    case DType::F16: *k = {XFormat::f32, float_rows<LoadF16>}; return true;
+    case DType::BF16: *k = {XFormat::f32, float_rows<LoadBF16>}; return true;
+    default: return false;
+    }
+}
+
+bool has_mul_mat(DType w_type) { return find_kernel(w_type).rows != nullptr; }
+
+void mul_mat(const Tensor& w, const float* const* xcols, float* const* ycols, int64_t n, ThreadPool& pool) {
+    const Kernel kern = find_kernel(w.type);
+    VKAI_ASSERT(kern.rows, "avx2::mul_mat: no kernel for %s", dtype_name(w.type));
+    const int64_t k = w.ne[0], m = w.ne[1];
+    const DTypeInfo& info = dtype_info(w.type);
+    const int64_t nb = k / info.block;
+
+    // Prepare x: one shared read-only buffer, written before the row loop starts.
+    std::vector<const void*> xp(static_cast<size_t>(n));
+    std::vector<uint8_t> xbuf;
+    if (kern.x == XFormat::f32) {
+        for (int64_t j = 0; j < n; ++j) xp[j] = xcols[j];
+    } else {
+        const size_t col_bytes = size_t(nb) * (kern.x == XFormat::q8_32 ? sizeof(XQ32) : sizeof(block_q8_K));
+        xbuf.resize(col_bytes * size_t(n));
+        auto quantize_col = [&](int64_t j, int) {
+            void* dst = xbuf.data() + col_bytes * size_t(j);
+            if (kern.x == XFormat::q8_32) quantize_q8_32(xcols[j], nb, static_cast<XQ32*>(dst));
+            else quantize_q8_K(xcols[j], nb, static_cast<block_q8_K*>(dst));
+            xp[j] = dst;
+        };
+        if (n * k >= (int64_t(1) << 15)) pool.run(n, quantize_col);
+        else for (int64_t j = 0; j < n; ++j) quantize_col(j, 0);
+    }
+
+    const size_t row_bytes = w.nb[1];
+    // Chunks of rows with at least ~32K multiply-adds each, so tiny products stay on one thread.
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, k * n));
+    // With more columns than one tile, rows are walked in blocks of ~192 KiB so each weight block
+    // is read from memory once and then from L2 for the remaining column tiles.
+    const int64_t row_block = n <= kMaxCols ? m : std::max<int64_t>(1, int64_t((192u << 10) / row_bytes));
+    const uint8_t* wbase = static_cast<const uint8_t*>(w.data);
+    pool.parallel_for(m, grain, [&](int64_t begin, int64_t end, int) {
+        for (int64_t r0 = begin; r0 < end; r0 += row_block) {
+            const int64_t r1 = std::min(end, r0 + row_block);
+            for (int64_t c0 = 0; c0 < n; c0 += kMaxCols) {
+                RowsArgs a;
+                a.w = wbase + size_t(r0) * row_bytes;
+                a.w_stride = row_bytes;
+                a.nrows = r1 - r0;
+                a.nb = nb;
+                a.x = xp.data() + c0;
+                a.y = ycols + c0;
+                a.nc = int(std::min<int64_t>(kMaxCols, n - c0));
+                a.row0 = r0;
+                kern.rows(a);
+            }
+        }
+    });
+}
+
+} // namespace vkai::cpu::avx2

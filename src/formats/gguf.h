@@ -96,7 +96,14 @@ public:
     std::string_view architecture() const; // general.architecture or ""
 };
 
-// name is used in error messages only (usually the path).
+// name is used in error messages only (usually the path). Accepts v2 and v3 (v1 and big-endian
+// files are unsupported). Rejects: duplicate or empty keys, unknown value types, arrays nested
+// deeper than kMaxArrayDepth, general.alignment that is not a u32 power of two, n_dims outside
+// 1..4, negative dims, element counts or byte sizes that overflow, unknown tensor types, ne[0]
+// not a multiple of the block size, unaligned offsets, data past the end of the file, tensors
+// whose bytes overlap, duplicate or empty tensor names. Zero-element tensors are allowed.
+// Memory: every count is checked against the bytes left before anything is sized by it; the
+// decoded `items` of a string array cost ~12x the file bytes they describe at worst.
 Result<File> parse(std::span<const uint8_t> bytes, std::string_view name = "gguf");
 
 // A mapped file plus its parsed view; the usual way to open a model.
@@ -129,11 +136,15 @@ public:
     void set_string_array(std::string_view key, const std::vector<std::string>& v);
     // Copies a value read from another file (any type, nested arrays included).
     void set_value(std::string_view key, const Value& v);
+    // Setting a key again replaces its value. Setters cannot fail; an invalid key or value
+    // (empty key, too-long string, inconsistent array) is reported by write()/write_to_memory().
+    // general.alignment, if set (as u32), overrides the constructor's alignment.
 
     // fill(dst) writes exactly `bytes` = row_bytes(type, ne[0]) * rows; returns !ok to abort.
     using Fill = std::function<Status(uint8_t* dst, uint64_t bytes)>;
     Status add_tensor(std::string_view name, DType type, std::vector<int64_t> ne, Fill fill);
 
+    // Writes path + ".tmp", then renames it to path: a failed write leaves no file behind.
     Status write(const std::string& path) const;
     Result<std::vector<uint8_t>> write_to_memory() const; // for tests
 

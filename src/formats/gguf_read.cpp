@@ -292,7 +292,7 @@ Result<File> Parser::run() {
     if (version == 1)
         return fail(Code::unsupported, "%.*s: GGUF version 1 is not supported (2 and 3 are); convert the model again with a current tool",
                     int(name_.size()), name_.data());
-    if (version != 0 && (version & 0xffff) == 0 && (version >> 16) <= 0x300)
+    if (version == 0x01000000u || version == 0x02000000u || version == 0x03000000u) // 1..3 byte-swapped
         return fail(Code::unsupported, "%.*s: big-endian GGUF (version reads as 0x%08x); only little-endian files are supported",
                     int(name_.size()), name_.data(), version);
     if (version == 0 || version > 3)

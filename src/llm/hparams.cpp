@@ -24,9 +24,16 @@ std::vector<TensorSpec> tensor_specs(const HParams& hp) {
         }
         t.push_back({p + "attn_output.weight", {q_dim, hp.n_embd}, TensorRole::attn_out, li});
         t.push_back({p + "ffn_norm.weight", {hp.n_embd}, TensorRole::norm, li});
-        t.push_back({p + "ffn_gate.weight", {hp.n_embd, hp.n_ff}, TensorRole::ffn_gate, li});
-        t.push_back({p + "ffn_up.weight", {hp.n_embd, hp.n_ff}, TensorRole::ffn_up, li});
-        t.push_back({p + "ffn_down.weight", {hp.n_ff, hp.n_embd}, TensorRole::ffn_down, li});
+        if (hp.n_expert > 0) {
+            t.push_back({p + "ffn_gate_inp.weight", {hp.n_embd, hp.n_expert}, TensorRole::ffn_router, li});
+            t.push_back({p + "ffn_gate_exps.weight", {hp.n_embd, hp.n_ff_exp, hp.n_expert}, TensorRole::ffn_gate_exps, li});
+            t.push_back({p + "ffn_up_exps.weight", {hp.n_embd, hp.n_ff_exp, hp.n_expert}, TensorRole::ffn_up_exps, li});
+            t.push_back({p + "ffn_down_exps.weight", {hp.n_ff_exp, hp.n_embd, hp.n_expert}, TensorRole::ffn_down_exps, li});
+        } else {
+            t.push_back({p + "ffn_gate.weight", {hp.n_embd, hp.n_ff}, TensorRole::ffn_gate, li});
+            t.push_back({p + "ffn_up.weight", {hp.n_embd, hp.n_ff}, TensorRole::ffn_up, li});
+            t.push_back({p + "ffn_down.weight", {hp.n_ff, hp.n_embd}, TensorRole::ffn_down, li});
+        }
     }
     t.push_back({"output_norm.weight", {hp.n_embd}, TensorRole::norm, -1});
     if (!hp.tied_embeddings) t.push_back({"output.weight", {hp.n_embd, hp.n_vocab}, TensorRole::output, -1});

@@ -24,9 +24,17 @@ struct HParams {
     bool tied_embeddings = false; // no output.weight: the head reuses token_embd
     bool qkv_bias = false;        // qwen2
     bool qk_norm = false;         // qwen3: rms_norm on q and k per head
+    // Mixture of experts (qwen3moe): n_expert experts of n_ff_exp, n_expert_used chosen per token.
+    int64_t n_expert = 0;
+    int64_t n_expert_used = 0;
+    int64_t n_ff_exp = 0;
+    // RoPE details read from the file (defaults: all head dims rotated, no scaling).
+    int64_t n_rot = 0;           // rotated dims per head; 0 = head_dim
+    float rope_freq_scale = 1.0f; // 1 / linear scaling factor
 };
 
-enum class TensorRole { embedding, output, norm, bias, attn_q, attn_k, attn_v, attn_out, ffn_gate, ffn_up, ffn_down };
+enum class TensorRole { embedding, output, norm, bias, attn_q, attn_k, attn_v, attn_out, ffn_gate, ffn_up, ffn_down, ffn_router,
+                        ffn_gate_exps, ffn_up_exps, ffn_down_exps };
 
 struct TensorSpec {
     std::string name;       // GGUF name: "blk.3.attn_q.weight"

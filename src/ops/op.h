@@ -14,7 +14,9 @@ namespace vkai {
     X(gelu)     /* tanh approximation, as GPT-2 and whisper use */         \
     X(add)      /* a + b, b broadcast over rows */                         \
     X(mul)      /* a * b, b broadcast over rows */                         \
-    X(copy)     /* convert between any two types (quantize/dequantize) */
+    X(copy)     /* convert between any two types (quantize/dequantize) */  \
+    X(set_rows) /* write f32 rows into a table of f32/f16 rows, by id */      \
+    X(attention) /* softmax(q k^T * scale + mask) v over a KV cache, GQA */
 
 enum class Op {
 #define VKAI_OP_ENUM(name) name,

@@ -37,4 +37,13 @@ void mul(const Tensor& a, const Tensor& b, Tensor& y);
 // Same element count and row length; any src type that dequantizes, any dst type that quantizes.
 void copy(const Tensor& src, Tensor& dst);
 
+// src: (n, rows) f32; ids: `rows` row indices into dst; dst: (n, dst_rows) f32 or f16.
+void set_rows(const Tensor& src, const int32_t* ids, Tensor& dst);
+
+// q: (head_dim, n_head, n_tokens) f32; k, v: (head_dim, n_head_kv, n_cells) f16 or f32, n_head a
+// multiple of n_head_kv (query head h reads kv head h / (n_head / n_head_kv));
+// mask: (n_cells, n_tokens) f32, added to the scores (0 or -inf); out: (head_dim, n_head, n_tokens) f32.
+// A token whose mask row is all -inf gets zeros.
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out);
+
 } // namespace vkai::ref

@@ -42,6 +42,14 @@ struct block_iq4_nl { uint16_t d; uint8_t qs[QK4_NL / 2]; };
 // 8 sub-blocks of 32, 6-bit scales (low 4 bits in scales_l, high 2 in scales_h), x = d*(ls-32)*kvalues[q].
 struct block_iq4_xs { uint16_t d; uint16_t scales_h; uint8_t scales_l[QK_K / 64]; uint8_t qs[QK_K / 2]; };
 
+// Ternary types (x = d * (t - 1), t in 0..2). TQ2_0: 2-bit fields, element j*4 + l*32 + m
+// (j in {0, 32}) at qs[j + m] >> 2*l. TQ1_0: five base-3 digits per byte, stored as
+// ceil(digits * 256 / 243) so digit n is ((uint8_t)(byte * 3^n) * 3) >> 8; qs[0..31] hold
+// elements 0..159 (digit n -> element n*32 + m), qs[32..47] elements 160..239 (n*16 + m),
+// qh[0..3] elements 240..255 (four digits, n*4 + j).
+struct block_tq1_0 { uint8_t qs[(QK_K - 4 * QK_K / 64) / 5]; uint8_t qh[QK_K / 64]; uint16_t d; };
+struct block_tq2_0 { uint8_t qs[QK_K / 4]; uint16_t d; };
+
 static_assert(sizeof(block_q4_0) == 18);
 static_assert(sizeof(block_q4_1) == 20);
 static_assert(sizeof(block_q5_0) == 22);
@@ -56,6 +64,8 @@ static_assert(sizeof(block_q6_K) == 210);
 static_assert(sizeof(block_q8_K) == 292);
 static_assert(sizeof(block_iq4_nl) == 18);
 static_assert(sizeof(block_iq4_xs) == 136);
+static_assert(sizeof(block_tq1_0) == 54);
+static_assert(sizeof(block_tq2_0) == 66);
 
 // The 16 levels of IQ4_NL / IQ4_XS (a fixed table of the format).
 inline constexpr int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};

@@ -5,5 +5,7 @@ namespace vkai::cli {
 
 int cmd_info(int argc, char** argv);
 int cmd_synth(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_run(int argc, char** argv);
 
 } // namespace vkai::cli

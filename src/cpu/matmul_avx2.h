@@ -1,0 +1,109 @@
+// Internal interface between the mul_mat dispatcher (matmul.cpp) and the AVX2 kernels
+// (matmul_avx2*.cpp, built with -mavx2 -mfma -mf16c). Only declarations are visible without __AVX2__.
+#pragma once
+
+#include "base/thread_pool.h"
+#include "tensor/quant_blocks.h"
+#include "tensor/tensor.h"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace vkai::cpu::avx2 {
+
+bool has_mul_mat(DType w_type);
+// w: (k, m) 2-D; xcols[j]: column j of x (k floats); ycols[j]: column j of y (m floats), j < n.
+void mul_mat(const Tensor& w, const float* const* xcols, float* const* ycols, int64_t n, ThreadPool& pool);
+
+// How x is prepared for a weight type: kept f32, or quantized to int8 per call (see below).
+enum class XFormat { f32, q8_32, q8_K };
+
+// x quantized in blocks of 32 for the 32-element weight types: x[i] ~= d * qs[i]; s = d * sum(qs)
+// (used by the types with a min, Q4_1 / Q5_1).
+struct XQ32 {
+    float d, s;
+    int8_t qs[32];
+};
+static_assert(sizeof(XQ32) == 40);
+// The K-quants and IQ4_XS take x as block_q8_K (quant_blocks.h): bsums[i] = sum of qs[16i..16i+15].
+
+// One call multiplies rows [row0, row0 + nrows) of w with nc <= kMaxCols columns of prepared x.
+constexpr int kMaxCols = 8;
+struct RowsArgs {
+    const uint8_t* w;      // first weight row (row row0)
+    size_t w_stride;       // bytes between weight rows
+    int64_t nrows;
+    int64_t nb;            // blocks per row (elements for f32/f16/bf16)
+    const void* const* x;  // nc prepared columns: float*, XQ32* or block_q8_K*
+    float* const* y;       // nc output columns; this call writes y[c][row0 .. row0 + nrows)
+    int nc;
+    int64_t row0;
+};
+using RowsFn = void (*)(const RowsArgs&);
+struct Kernel {
+    XFormat x = XFormat::f32;
+    RowsFn rows = nullptr;
+};
+
+// Each kernel file fills *k for the types it implements and returns false for the others.
+bool kernel_float(DType t, Kernel* k); // matmul_avx2.cpp: F32, F16, BF16
+bool kernel_q32(DType t, Kernel* k);   // matmul_avx2_q.cpp: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL
+bool kernel_k(DType t, Kernel* k);     // matmul_avx2_k.cpp: Q2_K..Q6_K, IQ4_XS
+
+#ifdef __AVX2__
+} // namespace vkai::cpu::avx2
+#include <immintrin.h>
+namespace vkai::cpu::avx2 {
+
+inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+// 16 bytes of packed nibbles -> 32 bytes: byte j = low nibble of qs[j], byte 16 + j = high nibble.
+inline __m256i nibbles32(const uint8_t* qs) {
+    __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+// Sums of adjacent int8 pairs of (unsigned a) * (signed b), widened to int32 lanes of 4 products.
+inline __m256i dot_u8s8(__m256i a, __m256i b) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+}
+
+// Runs K::dot<NC>(row, x, nb, out) for every row of a; NC is a template parameter so the
+// per-column accumulators stay in registers.
+template <class K, int NC>
+void rows_nc(const RowsArgs& a) {
+    using XT = typename K::XBlock;
+    const XT* x[NC];
+    for (int c = 0; c < NC; ++c) x[c] = static_cast<const XT*>(a.x[c]);
+    for (int64_t r = 0; r < a.nrows; ++r) {
+        float out[NC];
+        K::template dot<NC>(a.w + size_t(r) * a.w_stride, x, a.nb, out);
+        for (int c = 0; c < NC; ++c) a.y[c][a.row0 + r] = out[c];
+    }
+}
+
+template <class K>
+void rows_kernel(const RowsArgs& a) {
+    switch (a.nc) {
+    case 1: rows_nc<K, 1>(a); break;
+    case 2: rows_nc<K, 2>(a); break;
+    case 3: rows_nc<K, 3>(a); break;
+    case 4: rows_nc<K, 4>(a); break;
+    case 5: rows_nc<K, 5>(a); break;
+    case 6: rows_nc<K, 6>(a); break;
+    case 7: rows_nc<K, 7>(a); break;
+    default: rows_nc<K, 8>(a); break;
+    }
+}
+
+#endif // __AVX2__
+
+} // namespace vkai::cpu::avx2

@@ -1,0 +1,82 @@
+#include "llm/kv_cache.h"
+
+#include "base/check.h"
+#include "base/text.h"
+
+#include <new>
+
+namespace vkai::llm {
+
+Result<KvCache> KvCache::create(const HParams& hp, int64_t n_cells, DType type) {
+    if (type != DType::F16 && type != DType::F32)
+        return fail(Code::unsupported, "KV cache type %s is not supported (use F16 or F32)", dtype_name(type));
+    if (n_cells < 1 || n_cells > (int64_t(1) << 24)) return fail(Code::invalid_argument, "context size %lld is out of range", (long long)n_cells);
+    KvCache c;
+    c.hp_ = hp;
+    c.n_cells_ = n_cells;
+    c.type_ = type;
+    const uint64_t row = uint64_t(hp.head_dim * hp.n_head_kv) * (type == DType::F16 ? 2 : 4);
+    const uint64_t per_layer = row * uint64_t(n_cells);
+    try {
+        c.k_.resize(size_t(hp.n_layer));
+        c.v_.resize(size_t(hp.n_layer));
+        for (int64_t l = 0; l < hp.n_layer; ++l) {
+            c.k_[size_t(l)].resize(per_layer);
+            c.v_[size_t(l)].resize(per_layer);
+        }
+    } catch (const std::bad_alloc&) {
+        return fail(Code::out_of_memory, "KV cache of %s for %lld cells does not fit in memory; use a smaller context (-c)",
+                    format_bytes(per_layer * 2 * uint64_t(hp.n_layer)).c_str(), (long long)n_cells);
+    }
+    c.bytes_ = per_layer * 2 * uint64_t(hp.n_layer);
+    c.pos_.assign(size_t(n_cells), -1);
+    c.seq_.assign(size_t(n_cells), -1);
+    return c;
+}
+
+Tensor KvCache::k(int64_t layer) {
+    return make_tensor(type_, k_[size_t(layer)].data(), hp_.head_dim, hp_.n_head_kv, n_cells_);
+}
+
+Tensor KvCache::v(int64_t layer) {
+    return make_tensor(type_, v_[size_t(layer)].data(), hp_.head_dim, hp_.n_head_kv, n_cells_);
+}
+
+Result<std::vector<int32_t>> KvCache::claim(const int32_t* pos, const int32_t* seq, int64_t n) {
+    if (n > n_cells_ - used_)
+        return fail(Code::out_of_memory, "the context is full: %lld tokens do not fit in the %lld free of %lld cells", (long long)n,
+                    (long long)(n_cells_ - used_), (long long)n_cells_);
+    std::vector<int32_t> cells(static_cast<size_t>(n));
+    int64_t c = search_from_;
+    for (int64_t i = 0; i < n; ++i) {
+        while (pos_[size_t(c)] >= 0) c = (c + 1) % n_cells_;
+        pos_[size_t(c)] = pos[i];
+        seq_[size_t(c)] = seq[i];
+        cells[size_t(i)] = int32_t(c);
+        c = (c + 1) % n_cells_;
+    }
+    search_from_ = c;
+    used_ += n;
+    return cells;
+}
+
+void KvCache::remove(int32_t seq, int32_t p0, int32_t p1) {
+    for (int64_t c = 0; c < n_cells_; ++c) {
+        if (pos_[size_t(c)] < 0) continue;
+        if (seq >= 0 && seq_[size_t(c)] != seq) continue;
+        if (pos_[size_t(c)] < p0 || (p1 >= 0 && pos_[size_t(c)] >= p1)) continue;
+        pos_[size_t(c)] = -1;
+        seq_[size_t(c)] = -1;
+        --used_;
+    }
+    if (used_ == 0) search_from_ = 0;
+}
+
+int32_t KvCache::max_pos(int32_t seq) const {
+    int32_t m = -1;
+    for (int64_t c = 0; c < n_cells_; ++c)
+        if (pos_[size_t(c)] >= 0 && seq_[size_t(c)] == seq && pos_[size_t(c)] > m) m = pos_[size_t(c)];
+    return m;
+}
+
+} // namespace vkai::llm

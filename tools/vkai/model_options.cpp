@@ -1,0 +1,101 @@
+#include "model_options.h"
+
+#include "base/log.h"
+#include "base/text.h"
+#include "base/timer.h"
+#include "cpu/cpu.h"
+
+#include <algorithm>
+
+namespace vkai::cli {
+
+std::vector<Option> model_options() {
+    return {
+        {"model", "m", "FILE", "model file (GGUF)"},
+        {"ctx-size", "c", "N", "context size in tokens (default: 4096, at most the model's training context)"},
+        {"batch-size", "b", "N", "tokens per forward pass while reading the prompt (default 512)"},
+        {"threads", "t", "N", "CPU threads (default: all cores)"},
+        {"kv-type", "", "TYPE", "KV cache type: f16 (default) or f32"},
+    };
+}
+
+std::vector<Option> sampling_options() {
+    return {
+        {"temp", "", "T", "temperature; 0 = greedy (default 0.8)"},
+        {"top-k", "", "K", "keep the K most likely tokens; 0 = off (default 40)"},
+        {"top-p", "", "P", "nucleus sampling; 1 = off (default 0.95)"},
+        {"min-p", "", "P", "drop tokens below P x the best probability; 0 = off (default 0.05)"},
+        {"typical", "", "P", "locally typical sampling; 1 = off (default)"},
+        {"repeat-penalty", "", "X", "penalize repeated tokens; 1 = off (default)"},
+        {"presence-penalty", "", "X", "subtract X from tokens already present (default 0)"},
+        {"frequency-penalty", "", "X", "subtract X per occurrence (default 0)"},
+        {"repeat-last-n", "", "N", "tokens the penalties look back (default 64)"},
+        {"seed", "s", "N", "random seed; -1 or absent = random (the seed used is printed)"},
+    };
+}
+
+Result<llm::SamplerParams> sampling_params(const Args& a) {
+    llm::SamplerParams p;
+    VKAI_ASSIGN_OR_RETURN(double temp, a.get_float("temp", p.temperature));
+    VKAI_ASSIGN_OR_RETURN(int64_t top_k, a.get_int("top-k", p.top_k));
+    VKAI_ASSIGN_OR_RETURN(double top_p, a.get_float("top-p", p.top_p));
+    VKAI_ASSIGN_OR_RETURN(double min_p, a.get_float("min-p", p.min_p));
+    VKAI_ASSIGN_OR_RETURN(double typical, a.get_float("typical", p.typical_p));
+    VKAI_ASSIGN_OR_RETURN(double rep, a.get_float("repeat-penalty", p.repeat_penalty));
+    VKAI_ASSIGN_OR_RETURN(double pres, a.get_float("presence-penalty", p.presence_penalty));
+    VKAI_ASSIGN_OR_RETURN(double freq, a.get_float("frequency-penalty", p.frequency_penalty));
+    VKAI_ASSIGN_OR_RETURN(int64_t last_n, a.get_int("repeat-last-n", p.penalty_last_n));
+    VKAI_ASSIGN_OR_RETURN(int64_t seed, a.get_int("seed", -1));
+    if (temp < 0 || temp > 100) return fail(Code::invalid_argument, "--temp must be in [0, 100], got %g", temp);
+    if (top_p <= 0 || top_p > 1) return fail(Code::invalid_argument, "--top-p must be in (0, 1], got %g", top_p);
+    if (min_p < 0 || min_p > 1) return fail(Code::invalid_argument, "--min-p must be in [0, 1], got %g", min_p);
+    if (typical <= 0 || typical > 1) return fail(Code::invalid_argument, "--typical must be in (0, 1], got %g", typical);
+    if (rep <= 0) return fail(Code::invalid_argument, "--repeat-penalty must be > 0, got %g", rep);
+    if (top_k < 0 || top_k > INT32_MAX) return fail(Code::invalid_argument, "--top-k must be >= 0");
+    p.temperature = float(temp);
+    p.top_k = int32_t(top_k);
+    p.top_p = float(top_p);
+    p.min_p = float(min_p);
+    p.typical_p = float(typical);
+    p.repeat_penalty = float(rep);
+    p.presence_penalty = float(pres);
+    p.frequency_penalty = float(freq);
+    p.penalty_last_n = int32_t(std::clamp<int64_t>(last_n, -1, INT32_MAX));
+    p.seed = seed;
+    return p;
+}
+
+Result<LoadedModel> load_model(const Args& a) {
+    if (!a.has("model")) return fail(Code::invalid_argument, "missing -m MODEL (a GGUF file)");
+    VKAI_ASSIGN_OR_RETURN(int64_t n_ctx, a.get_int("ctx-size", 4096));
+    VKAI_ASSIGN_OR_RETURN(int64_t n_batch, a.get_int("batch-size", 512));
+    VKAI_ASSIGN_OR_RETURN(int64_t threads, a.get_int("threads", 0));
+    if (n_ctx < 1) return fail(Code::invalid_argument, "--ctx-size must be >= 1, got %lld", (long long)n_ctx);
+    if (n_batch < 1) return fail(Code::invalid_argument, "--batch-size must be >= 1, got %lld", (long long)n_batch);
+    const std::string kv = a.get("kv-type", "f16");
+    DType kv_type;
+    if (kv == "f16" || kv == "F16") kv_type = DType::F16;
+    else if (kv == "f32" || kv == "F32") kv_type = DType::F32;
+    else return fail(Code::invalid_argument, "--kv-type must be f16 or f32, got '%s'", kv.c_str());
+
+    LoadedModel lm;
+    double t0 = now_s();
+    VKAI_ASSIGN_OR_RETURN(llm::Model m, llm::Model::load(a.get("model")));
+    lm.model = std::make_unique<llm::Model>(std::move(m));
+    const llm::HParams& hp = lm.model->hp();
+    if (!a.has("ctx-size")) n_ctx = std::min<int64_t>(n_ctx, hp.n_ctx_train);
+    llm::ContextParams cp;
+    cp.n_ctx = n_ctx;
+    cp.n_batch = std::min(n_batch, n_ctx);
+    cp.kv_type = kv_type;
+    cp.threads = int(threads);
+    VKAI_ASSIGN_OR_RETURN(lm.ctx, llm::Context::create(*lm.model, cp));
+    lm.load_s = now_s() - t0;
+    VKAI_LOG_INFO("model: %s (%s, %lld layers, %s of weights), context %lld, KV cache %s %s", a.get("model").c_str(), hp.arch.c_str(),
+                  (long long)hp.n_layer, format_bytes(lm.model->weight_bytes()).c_str(), (long long)n_ctx, dtype_name(kv_type),
+                  format_bytes(lm.ctx->kv().bytes()).c_str());
+    VKAI_LOG_INFO("device: cpu (%d threads, %s kernels)", lm.ctx->pool().size(), cpu::simd_name());
+    return lm;
+}
+
+} // namespace vkai::cli

@@ -1,0 +1,27 @@
+// Options shared by the commands that load and run an LLM (run, perplexity, logits, chat).
+#pragma once
+
+#include "args.h"
+#include "llm/forward.h"
+#include "llm/model.h"
+#include "llm/sampler.h"
+
+#include <memory>
+#include <vector>
+
+namespace vkai::cli {
+
+std::vector<Option> model_options();    // -m, -c, -b, -t, --kv-type
+std::vector<Option> sampling_options(); // --temp, --top-k, --top-p, --min-p, --typical, penalties, --seed
+
+struct LoadedModel {
+    std::unique_ptr<llm::Model> model;
+    std::unique_ptr<llm::Context> ctx;
+    double load_s = 0;
+};
+
+// Loads -m MODEL and creates a context from -c/-b/-t/--kv-type; logs what was loaded and where.
+Result<LoadedModel> load_model(const Args& args);
+Result<llm::SamplerParams> sampling_params(const Args& args);
+
+} // namespace vkai::cli
