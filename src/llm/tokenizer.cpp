@@ -2,6 +2,7 @@
 // encode dispatch, decode and the streaming detokenizer.
 #include "llm/tokenizer.h"
 
+#include "base/check.h"
 #include "base/log.h"
 #include "base/text.h"
 #include "formats/gguf.h"
@@ -391,8 +392,13 @@ Result<Tokenizer> Tokenizer::load(const gguf::File& f) {
 
 // ---- encode ----
 
+const Vocab& Tokenizer::vocab() const {
+    VKAI_ASSERT(v_ != nullptr, "Tokenizer used before Tokenizer::load()");
+    return *v_;
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
-    const Vocab& v = *v_;
+    const Vocab& v = vocab();
     std::vector<int32_t> out;
     out.reserve(text.size() / 3 + 4);
     if (add_special && v.add_bos && v.bos >= 0) out.push_back(v.bos);
@@ -468,36 +474,48 @@ static void append_piece(const Vocab& v, int32_t id, bool render_special, bool& 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool render_special) const {
     std::string out;
     bool started = false;
-    for (int32_t id : ids) append_piece(*v_, id, render_special, started, out);
+    for (int32_t id : ids) append_piece(vocab(), id, render_special, started, out);
     return out;
 }
 
-std::string Tokenizer::token_to_piece(int32_t id) const { return id >= 0 && id < v_->n() ? v_->pieces[size_t(id)] : std::string(); }
+std::string Tokenizer::token_to_piece(int32_t id) const {
+    const Vocab& v = vocab();
+    return id >= 0 && id < v.n() ? v.pieces[size_t(id)] : std::string();
+}
 
-int32_t Tokenizer::n_vocab() const { return v_->n(); }
-VocabType Tokenizer::type() const { return v_->type; }
-const std::string& Tokenizer::pre() const { return v_->pre; }
+int32_t Tokenizer::n_vocab() const { return vocab().n(); }
+VocabType Tokenizer::type() const { return vocab().type; }
+const std::string& Tokenizer::pre() const { return vocab().pre; }
 const std::string& Tokenizer::token_text(int32_t id) const {
     static const std::string empty;
-    return id >= 0 && id < v_->n() ? v_->tokens[size_t(id)] : empty;
+    const Vocab& v = vocab();
+    return id >= 0 && id < v.n() ? v.tokens[size_t(id)] : empty;
 }
-TokenType Tokenizer::token_type(int32_t id) const { return id >= 0 && id < v_->n() ? v_->types[size_t(id)] : TokenType::undefined; }
-int32_t Tokenizer::find(std::string_view text) const { return v_->find(text); }
-int32_t Tokenizer::bos() const { return v_->bos; }
-int32_t Tokenizer::eos() const { return v_->eos; }
-int32_t Tokenizer::eot() const { return v_->eot; }
-int32_t Tokenizer::unk() const { return v_->unk; }
-int32_t Tokenizer::pad() const { return v_->pad; }
-bool Tokenizer::add_bos() const { return v_->add_bos; }
-bool Tokenizer::add_eos() const { return v_->add_eos; }
-bool Tokenizer::is_eog(int32_t id) const { return std::binary_search(v_->eog.begin(), v_->eog.end(), id); }
+TokenType Tokenizer::token_type(int32_t id) const {
+    const Vocab& v = vocab();
+    return id >= 0 && id < v.n() ? v.types[size_t(id)] : TokenType::undefined;
+}
+int32_t Tokenizer::find(std::string_view text) const { return vocab().find(text); }
+int32_t Tokenizer::bos() const { return vocab().bos; }
+int32_t Tokenizer::eos() const { return vocab().eos; }
+int32_t Tokenizer::eot() const { return vocab().eot; }
+int32_t Tokenizer::unk() const { return vocab().unk; }
+int32_t Tokenizer::pad() const { return vocab().pad; }
+bool Tokenizer::add_bos() const { return vocab().add_bos; }
+bool Tokenizer::add_eos() const { return vocab().add_eos; }
+bool Tokenizer::is_eog(int32_t id) const {
+    const Vocab& v = vocab();
+    return std::binary_search(v.eog.begin(), v.eog.end(), id);
+}
 
 // ---- streaming ----
 
-Detokenizer::Detokenizer(const Tokenizer& tok, bool render_special) : tok_(&tok), render_special_(render_special) {}
+Detokenizer::Detokenizer(const Tokenizer& tok, bool render_special) : v_(tok.v_), render_special_(render_special) {
+    VKAI_ASSERT(v_ != nullptr, "Detokenizer built from a Tokenizer before Tokenizer::load()");
+}
 
 std::string Detokenizer::push(int32_t id) {
-    append_piece(*tok_->v_, id, render_special_, started_, pending_);
+    append_piece(*v_, id, render_special_, started_, pending_);
     const size_t keep = unicode::incomplete_tail(pending_);
     std::string ready = pending_.substr(0, pending_.size() - keep);
     pending_.erase(0, pending_.size() - keep);

@@ -25,6 +25,7 @@ const char* vocab_type_name(VocabType t); // "llama", "gpt2", "bert" (the tokeni
 
 struct Vocab; // the loaded tables (tokenizer_impl.h)
 
+// Default-constructed it is empty: using it before load() is a programmer error (asserts).
 class Tokenizer {
 public:
     // Reads tokenizer.ggml.* from a parsed GGUF. The metadata is untrusted: counts, ids, element types
@@ -64,6 +65,7 @@ public:
 
 private:
     friend class Detokenizer;
+    const Vocab& vocab() const;
     std::shared_ptr<const Vocab> v_; // immutable after load: copies are cheap and thread-safe
 };
 
@@ -72,13 +74,13 @@ private:
 // never form valid UTF-8 pass through unchanged, so the concatenated output equals decode().
 class Detokenizer {
 public:
-    explicit Detokenizer(const Tokenizer& tok, bool render_special = false);
+    explicit Detokenizer(const Tokenizer& tok, bool render_special = false); // shares the tables; tok may go away
     std::string push(int32_t id);
     std::string flush(); // whatever is held back, even if incomplete
     void reset();
 
 private:
-    const Tokenizer* tok_;
+    std::shared_ptr<const Vocab> v_;
     bool render_special_;
     bool started_ = false; // some text was produced (the SentencePiece prefix space is gone)
     std::string pending_;

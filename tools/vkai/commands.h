@@ -7,5 +7,7 @@ int cmd_info(int argc, char** argv);
 int cmd_synth(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_run(int argc, char** argv);
+int cmd_perplexity(int argc, char** argv);
+int cmd_logits(int argc, char** argv);
 
 } // namespace vkai::cli

@@ -16,6 +16,8 @@ const Command kCommands[] = {
     {"info", vkai::cli::cmd_info, "metadata and tensor table of a GGUF file"},
     {"synth", vkai::cli::cmd_synth, "write a random-weight model with the real shapes of a known model"},
     {"run", vkai::cli::cmd_run, "generate text from a prompt"},
+    {"perplexity", vkai::cli::cmd_perplexity, "perplexity of a text file"},
+    {"logits", vkai::cli::cmd_logits, "logits at every prompt position (JSON)"},
     {"tokenize", vkai::cli::cmd_tokenize, "token ids of a text with a model's tokenizer"},
 };
 
