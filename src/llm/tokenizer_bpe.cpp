@@ -99,6 +99,11 @@ void bpe_piece(const Vocab& v, bool ignore_merges, std::string_view piece, Works
 } // namespace
 
 void encode_bpe(const Vocab& v, std::string_view text, std::vector<int32_t>& out) {
+    std::string normalized;
+    if (v.pretok->nfc() && !unicode::nfc_quick_check(text)) {
+        normalized = unicode::to_nfc(text);
+        text = normalized;
+    }
     std::vector<std::string_view> pieces;
     v.pretok->split(text, pieces);
     Workspace ws;

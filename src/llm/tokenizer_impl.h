@@ -24,11 +24,14 @@ public:
     void split(std::string_view text, std::vector<std::string_view>& out) const;
     // The reference tokenizer looks a whole piece up in the vocabulary before merging (tiktoken style).
     bool ignore_merges() const { return ignore_merges_; }
+    // The reference tokenizer normalizes text to NFC before splitting.
+    bool nfc() const { return nfc_; }
 
     struct Regex; // a compiled PCRE2 pattern
 private:
     std::vector<std::shared_ptr<const Regex>> regexes_;
     bool ignore_merges_ = false;
+    bool nfc_ = false;
 };
 
 // Matches control and user-defined tokens in text: leftmost, longest, with a byte trie.

@@ -42,23 +42,27 @@ struct PreSpec {
     const char* names; // space-separated tokenizer.ggml.pre values
     std::vector<const char*> regexes;
     bool ignore_merges;
+    bool nfc; // the reference normalizes text to NFC first
 };
 
 const std::vector<PreSpec>& pre_specs() {
     static const std::vector<PreSpec> specs = {
-        {"default gpt-2 gpt2 mpt olmo jais trillion gpt-neox phi-2 granite", {kGpt2}, false},
+        {"default gpt-2 gpt2 olmo jais trillion phi-2 granite", {kGpt2}, false, false},
+        // GPT-NeoX's tokenizer (also MPT's) normalizes to NFC before splitting.
+        {"mpt gpt-neox", {kGpt2}, false, true},
         // tiktoken-derived vocabularies look the whole piece up first (ignore_merges in tokenizer.json).
-        {"llama3 llama-v3 llama-bpe falcon3 chatglm-bpe chatglm4 dbrx smaug-bpe", {kLlama3}, true},
-        {"qwen2 qwen3 stablelm2 megrez deepseek-r1-qwen", {kQwen2}, false},
-        {"starcoder refact command-r smollm codeshell exaone minerva-7b", {kSingleDigits, kGpt2}, false},
-        {"falcon", {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"}, false},
-        {"tekken pixtral", {kTekken}, true},
-        {"gpt-4o llama4", {kO200k}, true},
-        {"deepseek-llm", {"[\r\n]", kDeepseekLetters, kDeepseekPunct, R"(\s+$)", kDeepseekCjk, kSingleDigits}, false},
-        {"deepseek-coder", {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kDeepseekCjk, kSingleDigits}, false},
-        {"deepseek-v3", {R"(\p{N}{1,3})", "[一-龥぀-ゟ゠-ヿ]+", kDeepseek3Words}, false},
-        {"bloom poro-chat gpt3-finnish", {kBloom}, false},
-        {"viking", {kBloom, kSingleDigits}, false},
+        {"llama3 llama-v3 llama-bpe falcon3 chatglm-bpe chatglm4 dbrx smaug-bpe", {kLlama3}, true, false},
+        {"qwen2 qwen3 stablelm2 megrez deepseek-r1-qwen", {kQwen2}, false, true},
+        {"starcoder refact smollm codeshell exaone minerva-7b", {kSingleDigits, kGpt2}, false, false},
+        {"command-r", {kSingleDigits, kGpt2}, false, true},
+        {"falcon", {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"}, false, false},
+        {"tekken pixtral", {kTekken}, true, false},
+        {"gpt-4o llama4", {kO200k}, true, false},
+        {"deepseek-llm", {"[\r\n]", kDeepseekLetters, kDeepseekPunct, R"(\s+$)", kDeepseekCjk, kSingleDigits}, false, false},
+        {"deepseek-coder", {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kDeepseekCjk, kSingleDigits}, false, false},
+        {"deepseek-v3", {R"(\p{N}{1,3})", "[一-龥぀-ゟ゠-ヿ]+", kDeepseek3Words}, false, false},
+        {"bloom poro-chat gpt3-finnish", {kBloom}, false, false},
+        {"viking", {kBloom, kSingleDigits}, false, false},
     };
     return specs;
 }
@@ -97,6 +101,7 @@ Result<PreTokenizer> PreTokenizer::create(std::string_view name) {
     }
     PreTokenizer p;
     p.ignore_merges_ = spec->ignore_merges;
+    p.nfc_ = spec->nfc;
     for (const char* pattern : spec->regexes) {
         auto re = std::make_shared<Regex>();
         int err = 0;

@@ -2,6 +2,7 @@
 #include "llm/unicode.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace vkai::unicode {
 
@@ -187,6 +188,123 @@ static void decompose_into(std::string& out, uint32_t cp, bool drop_mn, int dept
 
 void append_decomposed(std::string& out, uint32_t cp, bool drop_nonspacing_marks) {
     decompose_into(out, cp, drop_nonspacing_marks, 0);
+}
+
+uint8_t combining_class(uint32_t cp) {
+    if (cp < 0x300 || cp > 0x10FFFF) return 0;
+    const uint32_t* begin = detail::kCombiningRuns;
+    const uint32_t* end = begin + detail::kCombiningRunCount;
+    const uint32_t* it = std::upper_bound(begin, end, (cp << 8) | 0xFF);
+    return it == begin ? 0 : uint8_t(*(it - 1) & 0xFF);
+}
+
+static bool nfc_unstable(uint32_t cp) {
+    const uint32_t* begin = detail::kNfcUnstableEdges;
+    const uint32_t* end = begin + detail::kNfcUnstableEdgeCount;
+    // Runs alternate stable/unstable starting with stable at 0: odd count of edges <= cp = unstable.
+    return (std::upper_bound(begin, end, cp) - begin) % 2 == 1;
+}
+
+bool nfc_quick_check(std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+        if (uint8_t(s[i]) < 0x80) {
+            ++i;
+            continue;
+        }
+        const uint32_t cp = decode(s, i);
+        if (cp != kInvalid && nfc_unstable(cp)) return false;
+    }
+    return true;
+}
+
+namespace {
+
+constexpr uint32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
+constexpr uint32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount, kSCount = 11172;
+constexpr uint32_t kRawByte = 0x80000000u; // marks an invalid input byte kept as is
+
+void decompose_cps(uint32_t cp, std::vector<uint32_t>& out, int depth) {
+    if (cp >= kSBase && cp < kSBase + kSCount) {
+        const uint32_t s = cp - kSBase;
+        out.push_back(kLBase + s / kNCount);
+        out.push_back(kVBase + (s % kNCount) / kTCount);
+        if (s % kTCount) out.push_back(kTBase + s % kTCount);
+        return;
+    }
+    const detail::Decomposition* d = depth < 8 ? find_decomposition(cp) : nullptr;
+    if (!d) {
+        out.push_back(cp);
+        return;
+    }
+    decompose_cps(d->first, out, depth + 1);
+    if (d->second) decompose_cps(d->second, out, depth + 1);
+}
+
+uint32_t compose_pair(uint32_t a, uint32_t b) {
+    if (a >= kLBase && a < kLBase + kLCount && b >= kVBase && b < kVBase + kVCount)
+        return kSBase + ((a - kLBase) * kVCount + (b - kVBase)) * kTCount;
+    if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 && b > kTBase && b < kTBase + kTCount)
+        return a + (b - kTBase);
+    const detail::Composition* begin = detail::kCompositions;
+    const detail::Composition* end = begin + detail::kCompositionCount;
+    const detail::Composition* it = std::lower_bound(begin, end, std::make_pair(a, b), [](const detail::Composition& c, std::pair<uint32_t, uint32_t> k) {
+        return c.first != k.first ? c.first < k.first : c.second < k.second;
+    });
+    return (it != end && it->first == a && it->second == b) ? it->composite : 0;
+}
+
+uint8_t ccc_of(uint32_t cp) { return (cp & kRawByte) ? 0 : combining_class(cp); }
+
+} // namespace
+
+std::string to_nfc(std::string_view s) {
+    // 1. Full canonical decomposition.
+    std::vector<uint32_t> d;
+    d.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+        const size_t start = i;
+        const uint32_t cp = decode(s, i);
+        if (cp == kInvalid) d.push_back(kRawByte | uint8_t(s[start]));
+        else decompose_cps(cp, d, 0);
+    }
+    // 2. Canonical ordering: marks between starters sorted by combining class (stable).
+    for (size_t i = 0; i < d.size();) {
+        if (ccc_of(d[i]) == 0) {
+            ++i;
+            continue;
+        }
+        size_t j = i;
+        while (j < d.size() && ccc_of(d[j]) != 0) ++j;
+        std::stable_sort(d.begin() + ptrdiff_t(i), d.begin() + ptrdiff_t(j),
+                         [](uint32_t a, uint32_t b) { return ccc_of(a) < ccc_of(b); });
+        i = j;
+    }
+    // 3. Canonical composition: each mark or starter joins the last starter unless blocked.
+    std::vector<uint32_t> r;
+    r.reserve(d.size());
+    ptrdiff_t starter = -1;
+    for (uint32_t c : d) {
+        const uint8_t cc = ccc_of(c);
+        if (starter >= 0 && !(c & kRawByte) && !(r[size_t(starter)] & kRawByte)) {
+            const bool adjacent = size_t(starter) + 1 == r.size();
+            const uint8_t prev_cc = ccc_of(r.back());
+            if (adjacent || (prev_cc != 0 && prev_cc < cc)) {
+                if (const uint32_t comp = compose_pair(r[size_t(starter)], c)) {
+                    r[size_t(starter)] = comp;
+                    continue;
+                }
+            }
+        }
+        if (cc == 0) starter = ptrdiff_t(r.size());
+        r.push_back(c);
+    }
+    std::string out;
+    out.reserve(s.size());
+    for (uint32_t c : r) {
+        if (c & kRawByte) out += char(c & 0xFF);
+        else append_utf8(out, c);
+    }
+    return out;
 }
 
 bool is_cjk_ideograph(uint32_t cp) {

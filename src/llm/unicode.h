@@ -36,6 +36,13 @@ uint32_t to_lower_simple(uint32_t cp);
 // when drop_nonspacing_marks, Mn code points are left out (BERT's accent stripping).
 // Canonical reordering is not applied: the tokenizers only use this to strip marks.
 void append_decomposed(std::string& out, uint32_t cp, bool drop_nonspacing_marks);
+// Canonical combining class (0 for starters).
+uint8_t combining_class(uint32_t cp);
+// True when NFC certainly leaves s unchanged (the usual case: a cheap scan, no allocation).
+bool nfc_quick_check(std::string_view s);
+// Unicode Normalization Form C. Bytes that are not valid UTF-8 pass through unchanged and block
+// composition across them.
+std::string to_nfc(std::string_view s);
 // CJK ideograph blocks that BERT surrounds with spaces.
 bool is_cjk_ideograph(uint32_t cp);
 const char* table_version();
@@ -50,6 +57,9 @@ struct LowerRun {
 struct Decomposition {
     uint32_t cp, first, second;
 };
+struct Composition {
+    uint32_t first, second, composite;
+};
 extern const char* const kUnicodeVersion;
 extern const uint32_t kCategoryRuns[];
 extern const size_t kCategoryRunCount;
@@ -57,6 +67,12 @@ extern const LowerRun kLowerRuns[];
 extern const size_t kLowerRunCount;
 extern const Decomposition kDecompositions[];
 extern const size_t kDecompositionCount;
+extern const uint32_t kCombiningRuns[];
+extern const size_t kCombiningRunCount;
+extern const Composition kCompositions[];
+extern const size_t kCompositionCount;
+extern const uint32_t kNfcUnstableEdges[];
+extern const size_t kNfcUnstableEdgeCount;
 } // namespace detail
 
 } // namespace vkai::unicode

@@ -602,9 +602,12 @@ const size_t kDecompositionCount = sizeof(kDecompositions) / sizeof(kDecompositi
 } // namespace vkai::unicode::detail
 
 /* Generator:
-# Writes src/llm/unicode_data.cpp from Python's unicodedata: save this block as gen.py, then
-# python3 gen.py > src/llm/unicode_data.cpp (the Unicode version is Python's).
+# Writes src/llm/unicode_data.cpp and src/llm/unicode_data_nfc.cpp from Python's unicodedata: save
+# this block as gen.py and run python3 gen.py from the repository root (the Unicode version is Python's).
 import sys, unicodedata as u
+out = open('src/llm/unicode_data.cpp', 'w')
+def emit(*a):
+    print(*a, file=out)
 CLS = {'C': 0, 'L': 1, 'M': 3, 'N': 4, 'P': 5, 'S': 6, 'Z': 7}
 def cls(c):
     cat = u.category(chr(c))
@@ -632,22 +635,60 @@ for c in range(0x110000):
         p = [int(x, 16) for x in m.split()]
         decs.append((c, p[0], p[1] if len(p) > 1 else 0))
 def rows(items, per):
-    for i in range(0, len(items), per): print('    ' + ' '.join(items[i:i + per]))
-print('// Unicode %s tables for the tokenizers: general-category classes, lowercase mappings and' % u.unidata_version)
-print('// canonical decompositions. Generated from Python\'s unicodedata by the script at the end; do not edit.')
-print('#include "llm/unicode.h"\n\nnamespace vkai::unicode::detail {\n')
-print('const char* const kUnicodeVersion = "%s";\n' % u.unidata_version)
-print('// (first code point << 4) | class, sorted; a run lasts until the next entry.')
-print('const uint32_t kCategoryRuns[] = {'); rows(['0x%x,' % r for r in runs], 12); print('};')
-print('const size_t kCategoryRunCount = sizeof(kCategoryRuns) / sizeof(kCategoryRuns[0]);\n')
-print('// {first, count, stride, delta}: first + i*stride lowercases to itself + delta.')
-print('const LowerRun kLowerRuns[] = {'); rows(['{0x%x,%d,%d,%d},' % r for r in lruns], 6); print('};')
-print('const size_t kLowerRunCount = sizeof(kLowerRuns) / sizeof(kLowerRuns[0]);\n')
-print('// {code point, first, second (0 = none)}: one step of canonical decomposition.')
-print('const Decomposition kDecompositions[] = {'); rows(['{0x%x,0x%x,0x%x},' % d for d in decs], 6); print('};')
-print('const size_t kDecompositionCount = sizeof(kDecompositions) / sizeof(kDecompositions[0]);\n')
-print('} // namespace vkai::unicode::detail\n')
-print('/' + '* Generator:')
+    for i in range(0, len(items), per): emit('    ' + ' '.join(items[i:i + per]))
+emit('// Unicode %s tables for the tokenizers: general-category classes, lowercase mappings and' % u.unidata_version)
+emit('// canonical decompositions. Generated from Python\'s unicodedata by the script at the end; do not edit.')
+emit('#include "llm/unicode.h"\n\nnamespace vkai::unicode::detail {\n')
+emit('const char* const kUnicodeVersion = "%s";\n' % u.unidata_version)
+emit('// (first code point << 4) | class, sorted; a run lasts until the next entry.')
+emit('const uint32_t kCategoryRuns[] = {'); rows(['0x%x,' % r for r in runs], 12); emit('};')
+emit('const size_t kCategoryRunCount = sizeof(kCategoryRuns) / sizeof(kCategoryRuns[0]);\n')
+emit('// {first, count, stride, delta}: first + i*stride lowercases to itself + delta.')
+emit('const LowerRun kLowerRuns[] = {'); rows(['{0x%x,%d,%d,%d},' % r for r in lruns], 6); emit('};')
+emit('const size_t kLowerRunCount = sizeof(kLowerRuns) / sizeof(kLowerRuns[0]);\n')
+emit('// {code point, first, second (0 = none)}: one step of canonical decomposition.')
+emit('const Decomposition kDecompositions[] = {'); rows(['{0x%x,0x%x,0x%x},' % d for d in decs], 6); emit('};')
+emit('const size_t kDecompositionCount = sizeof(kDecompositions) / sizeof(kDecompositions[0]);\n')
+emit('} // namespace vkai::unicode::detail\n')
+# NFC data: canonical combining classes, primary composites, and the code points after which text
+# may change under NFC (everything else is left alone by the quick check).
+ccc_runs, prev = [], 0
+for c in range(0x110000):
+    k = u.combining(chr(c))
+    if k != prev: ccc_runs.append((c << 8) | k); prev = k
+comps = []
+for c, a, b in decs:
+    if b and u.normalize('NFC', chr(a) + chr(b)) == chr(c): comps.append((a, b, c))
+comps.sort()
+seconds = {b for a, b, c in comps}
+unsafe_runs, prev = [], False
+for c in range(0x110000):
+    if 0xD800 <= c <= 0xDFFF: k = False
+    else: k = u.combining(chr(c)) != 0 or u.normalize('NFC', chr(c)) != chr(c) or c in seconds or 0x1161 <= c <= 0x11C2
+    if k != prev: unsafe_runs.append(c); prev = k
+nfc = open('src/llm/unicode_data_nfc.cpp', 'w')
+def nemit(*a):
+    print(*a, file=nfc)
+def nrows(items, per):
+    for i in range(0, len(items), per): nemit('    ' + ' '.join(items[i:i + per]))
+nemit('// Unicode %s tables for NFC: combining classes, primary composites and the quick-check set.' % u.unidata_version)
+nemit('// Generated from Python\'s unicodedata by the script at the end of unicode_data.cpp; do not edit.')
+nemit('#include "llm/unicode.h"\n\nnamespace vkai::unicode::detail {\n')
+nemit('// (first code point << 8) | canonical combining class, sorted; a run lasts until the next entry.')
+nemit('const uint32_t kCombiningRuns[] = {'); nrows(['0x%x,' % r for r in ccc_runs], 12); nemit('};')
+nemit('const size_t kCombiningRunCount = sizeof(kCombiningRuns) / sizeof(kCombiningRuns[0]);\n')
+nemit('// {first, second, composite}, sorted by (first, second): canonical compositions that NFC applies.')
+nemit('const Composition kCompositions[] = {'); nrows(['{0x%x,0x%x,0x%x},' % t for t in comps], 6); nemit('};')
+nemit('const size_t kCompositionCount = sizeof(kCompositions) / sizeof(kCompositions[0]);\n')
+nemit('// Boundaries of alternating runs, starting with "stable": code points in odd runs may change or')
+nemit('// combine under NFC (nonzero combining class, not NFC themselves, or second in a composition).')
+nemit('const uint32_t kNfcUnstableEdges[] = {'); nrows(['0x%x,' % r for r in unsafe_runs], 12); nemit('};')
+nemit('const size_t kNfcUnstableEdgeCount = sizeof(kNfcUnstableEdges) / sizeof(kNfcUnstableEdges[0]);\n')
+nemit('} // namespace vkai::unicode::detail')
+nfc.close()
+
+emit('/' + '* Generator:')
 END = '*' + '/'
-print(open(__file__).read().replace(END, '* /') + END)
+emit(open(__file__).read().replace(END, '* /') + END)
+out.close()
 */

@@ -9,11 +9,21 @@
 
 namespace vkai {
 
-bool can_dequantize(DType t); // F32, F16, BF16, Q*_0/1, Q8_0, K-quants, IQ4_NL, IQ4_XS, ...
+// Both directions: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K..Q6_K, Q8_K, IQ4_NL,
+// IQ4_XS, TQ1_0, TQ2_0. Not supported: the grid-codebook IQ types (IQ1_*, IQ2_*, IQ3_*) and
+// MXFP4 (no golden vectors yet).
+bool can_dequantize(DType t);
 bool can_quantize(DType t);
 
-// n must be a multiple of the block size of t (asserted).
+// n must be a multiple of the block size of t (asserted). Rows are independent blocks: a row
+// may be split at any block boundary with identical results.
 void dequantize_row(DType t, const void* src, float* dst, int64_t n);
+
+// F16/BF16 convert with IEEE round-to-nearest-even (overflow gives inf, like the reference).
+// Block types search their scales by least squares to minimize the squared error of the round
+// trip (about 30-110 ns per element); deterministic. Values beyond what a block's fp16 scales
+// can express are clipped, so finite input never decodes to inf/NaN; non-finite input gives
+// unspecified but well-defined blocks.
 void quantize_row(DType t, const float* src, void* dst, int64_t n);
 
 } // namespace vkai

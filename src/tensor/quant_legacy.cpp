@@ -6,10 +6,6 @@
 #include "base/fp16.h"
 #include "tensor/quant_blocks.h"
 
-#include <algorithm>
-#include <cmath>
-#include <cstring>
-
 namespace vkai::qi {
 namespace {
 
