@@ -40,8 +40,8 @@ constexpr DTypeInfo kTable[] = {
     {DType::F64, "F64", 1, 8, false},
     {DType::IQ1_M, "IQ1_M", QK_K, 56, true},
     {DType::BF16, "BF16", 1, 2, false},
-    {DType::TQ1_0, "TQ1_0", QK_K, 54, true},
-    {DType::TQ2_0, "TQ2_0", QK_K, 66, true},
+    {DType::TQ1_0, "TQ1_0", QK_K, sizeof(block_tq1_0), true},
+    {DType::TQ2_0, "TQ2_0", QK_K, sizeof(block_tq2_0), true},
     {DType::MXFP4, "MXFP4", 32, 17, true},
 };
 

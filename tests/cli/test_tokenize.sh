@@ -79,6 +79,7 @@ expect_fail "missing -m" -p hi
 expect_fail "missing -p and -f" -m "$SPM"
 expect_fail "both -p and -f" -m "$SPM" -p hi -f "$tmp/text.txt"
 expect_fail "missing text file" -m "$SPM" -f "$tmp/nope.txt"
+expect_fail "directory as text file" -m "$SPM" -f "$tmp"
 expect_fail "unknown option" -m "$SPM" -p hi --bogus
 expect_fail "stray argument" -m "$SPM" -p hi extra
 printf 'not a gguf file at all' > "$tmp/junk.gguf"

@@ -9,6 +9,7 @@
 #include "llm/unicode.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -24,6 +25,8 @@ Result<std::string> read_input(const std::string& path) {
         if (std::cin.bad()) return fail(Code::io, "reading standard input failed");
         return s;
     }
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return fail(Code::invalid_argument, "'%s' is a directory, not a text file", path.c_str());
     std::ifstream f(path, std::ios::binary);
     if (!f) return fail(Code::not_found, "cannot open text file '%s'", path.c_str());
     std::ostringstream ss;
