@@ -150,6 +150,7 @@ Status Context::decode(const Batch& b) {
     rope.mode = model_.arch().rope;
     rope.freq_base = hp.rope_freq_base;
     rope.freq_scale = hp.rope_freq_scale;
+    rope.freq_factors = static_cast<const float*>(W.rope_freqs.data);
     const float scale = 1.0f / std::sqrt(float(hp.head_dim));
 
     cpu::get_rows(W.tok_embd, b.token.data(), n, x, pool_);

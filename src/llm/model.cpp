@@ -141,6 +141,7 @@ Result<Model> Model::load(const std::string& path) {
     auto load_all = [&]() -> Status {
         VKAI_ASSIGN_OR_RETURN(m.w_.tok_embd, g.get("token_embd.weight", {h.n_embd, h.n_vocab}));
         VKAI_ASSIGN_OR_RETURN(m.w_.output_norm, g.get("output_norm.weight", {h.n_embd}));
+        VKAI_ASSIGN_OR_RETURN(m.w_.rope_freqs, g.get("rope_freqs.weight", {h.n_rot / 2}, false));
         if (h.tied_embeddings) {
             m.w_.output = m.w_.tok_embd;
         } else {

@@ -33,6 +33,7 @@ struct Weights {
     Tensor tok_embd;    // (n_embd, n_vocab)
     Tensor output_norm; // (n_embd)
     Tensor output;      // (n_embd, n_vocab); = tok_embd when the head is tied
+    Tensor rope_freqs;  // (n_rot/2) divisors of the rope angles (llama 3.1+ scaling) or data == nullptr
     std::vector<LayerWeights> layers;
 };
 

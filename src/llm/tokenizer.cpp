@@ -10,6 +10,7 @@
 #include "llm/unicode.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace vkai::llm {
@@ -204,14 +205,10 @@ Status load_merges(const gguf::File& f, Vocab& v) {
     return Status::success();
 }
 
-// Control tokens that end a turn in common chat formats; counted as end-of-generation.
-bool is_end_of_turn_text(std::string_view s) {
-    static const char* const names[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-                                        "<|end_of_text|>", "<|eom_id|>", "<EOT>", "<|return|>", "<|call|>", "</s>"};
-    for (const char* n : names)
-        if (s == n) return true;
-    return false;
-}
+// End-of-turn control tokens of common chat formats, in the order preferred for eot(); all of them
+// and the end-of-text tokens after them count as end of generation.
+constexpr const char* kEndOfTurn[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|end_of_turn|>", "<EOT>", "<|return|>"};
+constexpr const char* kEndOfText[] = {"<|endoftext|>", "<|end_of_text|>", "<|eom_id|>", "<|call|>", "</s>"};
 
 } // namespace
 
@@ -250,7 +247,10 @@ Result<Tokenizer> Tokenizer::load(const gguf::File& f) {
             return fail(Code::corrupt, "%s: tokenizer.ggml.scores has %llu entries but tokenizer.ggml.tokens has %zu",
                         f.name.c_str(), (unsigned long long)sc->count, n);
         v->scores.resize(n);
-        for (size_t i = 0; i < n; ++i) v->scores[i] = float(sc->float_at(i));
+        for (size_t i = 0; i < n; ++i) {
+            const float x = float(sc->float_at(i));
+            v->scores[i] = std::isnan(x) ? -INFINITY : x; // NaN would break the merge queue's ordering
+        }
     } else if (v->type == VocabType::spm) {
         return fail(Code::corrupt, "%s: tokenizer.ggml.scores is missing; a SentencePiece ('llama') vocabulary needs a score per token",
                     f.name.c_str());
@@ -366,17 +366,25 @@ Result<Tokenizer> Tokenizer::load(const gguf::File& f) {
         v->lowercase = v->find(upper_a) < 0 && v->find(upper_the) < 0;
     }
 
-    // Tokens matched in text before the algorithm runs, and the end-of-generation set.
+    // Tokens matched in text before the algorithm runs.
     for (size_t i = 0; i < n; ++i) {
         const TokenType t = v->types[i];
         if (t == TokenType::user_defined) v->specials.add(v->tokens[i], int32_t(i), true);
         else if (t == TokenType::control || t == TokenType::unknown) v->specials.add(v->tokens[i], int32_t(i), false);
-        if (t == TokenType::control && is_end_of_turn_text(v->tokens[i])) {
-            v->eog.push_back(int32_t(i));
-            if (v->eot < 0 && v->tokens[i] != "</s>" && v->tokens[i] != "<|endoftext|>" && int32_t(i) != v->eos)
-                v->eot = int32_t(i);
-        }
     }
+    // End of generation: the named ids plus the end-of-turn/end-of-text control tokens present.
+    auto control_id = [&](const char* text) {
+        const int32_t id = v->find(text);
+        return id >= 0 && v->types[size_t(id)] == TokenType::control ? id : -1;
+    };
+    for (const char* name : kEndOfTurn) {
+        const int32_t id = control_id(name);
+        if (id < 0) continue;
+        if (v->eot < 0) v->eot = id;
+        v->eog.push_back(id);
+    }
+    for (const char* name : kEndOfText)
+        if (const int32_t id = control_id(name); id >= 0) v->eog.push_back(id);
     for (int32_t id : {v->eos, v->eot, v->eom})
         if (id >= 0) v->eog.push_back(id);
     std::sort(v->eog.begin(), v->eog.end());

@@ -165,6 +165,9 @@ TEST(Vectors, LlamaBpeFromEncoderJson) {
     const auto without = tok->encode("<|eot_id|>", false, false);
     EXPECT_GT(without.size(), 1u);
     EXPECT_TRUE(tok->is_eog(128009));
+    EXPECT_TRUE(tok->is_eog(128001)); // <|end_of_text|>
+    EXPECT_EQ(tok->eot(), 128009);
+    EXPECT_EQ(tok->bos(), 128000);
     EXPECT_FALSE(tok->is_eog(882));
     EXPECT_EQ(tok->decode(with), "user");
     EXPECT_EQ(tok->decode(with, true), "<|begin_of_text|><|start_header_id|>user<|end_header_id|>");

@@ -18,6 +18,7 @@ const Command kCommands[] = {
     {"run", vkai::cli::cmd_run, "generate text from a prompt"},
     {"perplexity", vkai::cli::cmd_perplexity, "perplexity of a text file"},
     {"logits", vkai::cli::cmd_logits, "logits at every prompt position (JSON)"},
+    {"bench", vkai::cli::cmd_bench, "prompt and generation speed of a model, beside measured memory bandwidth"},
     {"tokenize", vkai::cli::cmd_tokenize, "token ids of a text with a model's tokenizer"},
 };
 

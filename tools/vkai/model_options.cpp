@@ -65,9 +65,9 @@ Result<llm::SamplerParams> sampling_params(const Args& a) {
     return p;
 }
 
-Result<LoadedModel> load_model(const Args& a) {
+Result<LoadedModel> load_model(const Args& a, int64_t default_ctx) {
     if (!a.has("model")) return fail(Code::invalid_argument, "missing -m MODEL (a GGUF file)");
-    VKAI_ASSIGN_OR_RETURN(int64_t n_ctx, a.get_int("ctx-size", 4096));
+    VKAI_ASSIGN_OR_RETURN(int64_t n_ctx, a.get_int("ctx-size", default_ctx));
     VKAI_ASSIGN_OR_RETURN(int64_t n_batch, a.get_int("batch-size", 512));
     VKAI_ASSIGN_OR_RETURN(int64_t threads, a.get_int("threads", 0));
     if (n_ctx < 1) return fail(Code::invalid_argument, "--ctx-size must be >= 1, got %lld", (long long)n_ctx);

@@ -21,7 +21,8 @@ struct LoadedModel {
 };
 
 // Loads -m MODEL and creates a context from -c/-b/-t/--kv-type; logs what was loaded and where.
-Result<LoadedModel> load_model(const Args& args);
+// default_ctx applies when -c is absent (then also capped at the model's training context).
+Result<LoadedModel> load_model(const Args& args, int64_t default_ctx = 4096);
 Result<llm::SamplerParams> sampling_params(const Args& args);
 
 } // namespace vkai::cli
