@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 namespace {
 
@@ -44,7 +45,8 @@ int main(int argc, char** argv) {
     }
     for (const auto& c : kCommands)
         if (!std::strcmp(argv[1], c.name)) return c.run(argc - 1, argv + 1);
-    std::fprintf(stderr, "vkai: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    std::string names;
+    for (const auto& c : kCommands) names += std::string(names.empty() ? "" : ", ") + c.name;
+    std::fprintf(stderr, "vkai: unknown command '%s'; commands: %s (vkai --help)\n", argv[1], names.c_str());
     return 2;
 }
