@@ -29,7 +29,8 @@ namespace {
 
 // Shapes: a 7B-class FFN matrix (k = 4096 in, m = 14336 out). Matvec calls rotate over enough
 // copies that every call reads its weights from DRAM (>= 256 MiB in all, 8x a 32 MiB L3).
-constexpr int64_t kK = 4096, kM = 14336, kMatmulM = 4096, kMatmulN = 64, kHotM = 64;
+constexpr int64_t kK = 4096, kM = 14336, kMatmulM = 4096, kMatmulN = 64;
+constexpr uint64_t kHotBytes = uint64_t(1) << 20; // per-type rows for the L2 figure: about 1 MiB
 constexpr size_t kRotateBytes = size_t(256) << 20;
 constexpr size_t kBandwidthBytes = size_t(1) << 30;
 
@@ -114,7 +115,8 @@ void fill_weights(DType t, uint8_t* p, size_t bytes, uint64_t seed) {
 // ---- memory read bandwidth ------------------------------------------------------------------
 
 #if defined(__x86_64__)
-__attribute__((target("avx2"))) float sum_avx2(const float* p, size_t n) {
+// noinline: constant-propagating the length makes g++ 12 warn about the tail loop.
+__attribute__((target("avx2"), noinline)) float sum_avx2(const float* p, size_t n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -133,7 +135,7 @@ __attribute__((target("avx2"))) float sum_avx2(const float* p, size_t n) {
 }
 #endif
 
-float sum_plain(const float* p, size_t n) {
+__attribute__((noinline)) float sum_plain(const float* p, size_t n) {
     float s[8] = {};
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -142,9 +144,10 @@ float sum_plain(const float* p, size_t n) {
     return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
 }
 
-// Best of several full reads of a 1 GiB buffer, split in contiguous per-thread parts.
+// Best of several full reads of a 1 GiB buffer. The reads are handed out in 4 MiB tasks, like
+// the matvec rows, so one thread that the OS delays does not hold the others up.
 double read_bandwidth(ThreadPool& pool) {
-    const size_t n = kBandwidthBytes / sizeof(float);
+    const size_t n = kBandwidthBytes / sizeof(float), task_n = (size_t(4) << 20) / sizeof(float);
     Buffer buf = alloc(kBandwidthBytes);
     float* p = reinterpret_cast<float*>(buf.get());
     pool.parallel_for(int64_t(n), 1 << 20, [&](int64_t b, int64_t e, int) {
@@ -155,20 +158,17 @@ double read_bandwidth(ThreadPool& pool) {
 #endif
     std::vector<float> sink(size_t(pool.size()), 0.0f);
     double best = 0;
-    for (int rep = 0; rep < 6; ++rep) {
-        const int nt = pool.size();
-        const size_t per = (n / size_t(nt) + 31) / 32 * 32;
+    for (int rep = 0; rep < 10; ++rep) {
         double t0 = now_s();
-        pool.run(nt, [&](int64_t task, int thread) {
-            const size_t b = std::min(n, size_t(task) * per), e = std::min(n, b + per);
+        pool.run(int64_t(n / task_n), [&](int64_t task, int thread) {
+            const float* q = p + size_t(task) * task_n;
 #if defined(__x86_64__)
-            sink[size_t(thread)] += avx2 ? sum_avx2(p + b, e - b) : sum_plain(p + b, e - b);
+            sink[size_t(thread)] += avx2 ? sum_avx2(q, task_n) : sum_plain(q, task_n);
 #else
-            sink[size_t(thread)] += sum_plain(p + b, e - b);
+            sink[size_t(thread)] += sum_plain(q, task_n);
 #endif
         });
-        double t = now_s() - t0;
-        best = std::max(best, double(kBandwidthBytes) / t / 1e9);
+        best = std::max(best, double(kBandwidthBytes) / (now_s() - t0) / 1e9);
     }
     if (sink[0] == 12345.0f) std::printf(" "); // keeps the sums observable
     return best;
@@ -176,27 +176,32 @@ double read_bandwidth(ThreadPool& pool) {
 
 // ---- mul_mat timings ------------------------------------------------------------------------
 
-struct TypeResult {
-    DType type;
-    uint64_t matrix_bytes = 0;
-    double us = 0, gbs = 0, us_1t = 0, gbs_1t = 0, hot_gbs = 0, gflops = 0;
+struct Timing {
+    double best = 0, median = 0; // seconds per call
 };
 
-// Median seconds per call of fn(i) over at least min_calls calls and min_s seconds.
+// Calls fn(i) at least min_calls times and for at least min_s seconds, after 2 warm-up calls.
 template <class F>
-double time_calls(F&& fn, int min_calls, double min_s) {
+Timing time_calls(F&& fn, int min_calls, double min_s) {
     std::vector<double> t;
-    double start = now_s();
-    for (int i = 0; i < 2; ++i) fn(i); // warm-up: pool wake-up, page faults of x/y
-    for (int i = 0; int(t.size()) < min_calls || now_s() - start < min_s; ++i) {
+    for (int i = 0; i < 2; ++i) fn(i); // pool wake-up, page faults of x and y
+    const double start = now_s();
+    for (int i = 0; (int(t.size()) < min_calls || now_s() - start < min_s) && t.size() < 5000; ++i) {
         double t0 = now_s();
         fn(i);
         t.push_back(now_s() - t0);
-        if (t.size() > 2000) break;
     }
     std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
+    return {t.front(), t[t.size() / 2]};
 }
+
+struct TypeResult {
+    DType type;
+    uint64_t matrix_bytes = 0;
+    int64_t hot_rows = 0;
+    Timing mv, mv_1t, hot, mm;
+    double gbs(double sec) const { return double(matrix_bytes) / sec * 1e-9; }
+};
 
 TypeResult bench_type(DType t, ThreadPool& pool, ThreadPool& pool1) {
     TypeResult r;
@@ -215,23 +220,35 @@ TypeResult bench_type(DType t, ThreadPool& pool, ThreadPool& pool1) {
         Tensor wt = make_tensor(t, w.get() + size_t(i % int(copies)) * r.matrix_bytes, kK, kM);
         cpu::mul_mat(wt, x1, y1, p);
     };
-    r.us = time_calls([&](int i) { matvec(pool, i); }, 20, 0.4) * 1e6;
-    r.gbs = double(r.matrix_bytes) / r.us * 1e-3;
-    r.us_1t = time_calls([&](int i) { matvec(pool1, i); }, 10, 0.3) * 1e6;
-    r.gbs_1t = double(r.matrix_bytes) / r.us_1t * 1e-3;
+    r.mv = time_calls([&](int i) { matvec(pool, i); }, 30, 0.5);
+    r.mv_1t = time_calls([&](int i) { matvec(pool1, i); }, 10, 0.3);
 
-    // The same matvec on 64 rows (<= 1 MiB) that stay in L2: the kernel's arithmetic ceiling on one core.
-    Tensor wh = make_tensor(t, w.get(), kK, kHotM);
-    Tensor yh = make_tensor(DType::F32, yv.data(), kHotM, 1);
-    r.hot_gbs = double(row) * double(kHotM) / time_calls([&](int) { cpu::mul_mat(wh, x1, yh, pool1); }, 200, 0.2) * 1e-9;
+    // The same matvec on ~1 MiB of rows that stay in L2: the kernel's arithmetic ceiling on one core.
+    r.hot_rows = int64_t(std::max<uint64_t>(16, kHotBytes / row));
+    Tensor wh = make_tensor(t, w.get(), kK, r.hot_rows), yh = make_tensor(DType::F32, yv.data(), r.hot_rows, 1);
+    r.hot = time_calls([&](int) { cpu::mul_mat(wh, x1, yh, pool1); }, 200, 0.2);
 
-    // Prompt processing: 64 columns against the first kMatmulM rows (weights stay in cache
-    // between column tiles, so this measures the arithmetic).
+    // Prompt processing: kMatmulN columns against the first kMatmulM rows.
     Tensor wm = make_tensor(t, w.get(), kK, kMatmulM);
     Tensor xn = make_tensor(DType::F32, xv.data(), kK, kMatmulN), yn = make_tensor(DType::F32, yv.data(), kMatmulM, kMatmulN);
-    double sec = time_calls([&](int) { cpu::mul_mat(wm, xn, yn, pool); }, 3, 0.3);
-    r.gflops = 2.0 * double(kK) * double(kMatmulM) * double(kMatmulN) / sec * 1e-9;
+    r.mm = time_calls([&](int) { cpu::mul_mat(wm, xn, yn, pool); }, 3, 0.3);
     return r;
+}
+
+std::string cpu_model() {
+    FILE* f = std::fopen("/proc/cpuinfo", "r");
+    if (!f) return "unknown CPU";
+    char line[512];
+    std::string model = "unknown CPU";
+    while (std::fgets(line, sizeof line, f)) {
+        if (std::strncmp(line, "model name", 10) != 0) continue;
+        const char* c = std::strchr(line, ':');
+        if (c) model = c + 2;
+        while (!model.empty() && (model.back() == '\n' || model.back() == ' ')) model.pop_back();
+        break;
+    }
+    std::fclose(f);
+    return model;
 }
 
 void usage() {
@@ -274,35 +291,43 @@ int main(int argc, char** argv) {
 
     ThreadPool pool(threads), pool1(1);
     const double bw = read_bandwidth(pool), bw1 = read_bandwidth(pool1);
+    const double flop = 2.0 * double(kK) * double(kMatmulM) * double(kMatmulN);
     if (!json) {
-        std::printf("vkai-bench-kernels: path %s, %d threads; matvec k=%lld m=%lld (median per call); matmul n=%lld m=%lld\n",
-                    cpu::simd_name(), threads, (long long)kK, (long long)kM, (long long)kMatmulN, (long long)kMatmulM);
-        std::printf("memory read bandwidth (1 GiB AVX2 sum, best of 6): %.1f GB/s with %d threads, %.1f GB/s with 1\n\n", bw,
-                    threads, bw1);
-        std::printf("%-7s %7s | %9s %6s %5s | %9s %6s %5s | %7s | %9s\n", "type", "MB", "us", "GB/s", "%bw", "us 1t", "GB/s",
-                    "%bw1", "L2 GB/s", "n=64 GF/s");
+        std::printf("vkai-bench-kernels: %s, path %s, %d threads\n", cpu_model().c_str(), cpu::simd_name(), threads);
+        std::printf("memory read bandwidth (1 GiB AVX2 sum, best of 10): %.1f GB/s with %d threads, %.1f GB/s with 1\n", bw, threads, bw1);
+        std::printf("matvec: k=%lld m=%lld, %d MiB of copies rotated (weights come from DRAM); GB/s = weight bytes / time of\n"
+                    "the fastest call (best) or the median call (med); %%bw = best / read bandwidth of the same thread count.\n"
+                    "L2: 1 thread, ~1 MiB of rows that stay in L2 (arithmetic ceiling). n=%lld: GFLOP/s of a %lld x %lld x %lld product.\n\n",
+                    (long long)kK, (long long)kM, int(kRotateBytes >> 20), (long long)kMatmulN,
+                    (long long)kMatmulM, (long long)kK, (long long)kMatmulN);
+        std::printf("%-7s %6s | %8s %6s %6s %5s | %8s %6s %5s | %6s | %8s\n", "type", "MB", "us best", "GB/s", "med", "%bw",
+                    "us 1t", "GB/s", "%bw", "L2", "GFLOP/s");
     }
     std::vector<TypeResult> results;
     for (DType t : types) {
         TypeResult r = bench_type(t, pool, pool1);
         results.push_back(r);
         if (!json) {
-            std::printf("%-7s %7.1f | %9.1f %6.1f %4.0f%% | %9.1f %6.1f %4.0f%% | %7.1f | %9.1f\n", dtype_name(t),
-                        double(r.matrix_bytes) / 1e6, r.us, r.gbs, 100 * r.gbs / bw, r.us_1t, r.gbs_1t, 100 * r.gbs_1t / bw1, r.hot_gbs,
-                        r.gflops);
+            std::printf("%-7s %6.1f | %8.0f %6.1f %6.1f %4.0f%% | %8.0f %6.1f %4.0f%% | %6.1f | %8.1f\n", dtype_name(t),
+                        double(r.matrix_bytes) / 1e6, r.mv.best * 1e6, r.gbs(r.mv.best), r.gbs(r.mv.median),
+                        100 * r.gbs(r.mv.best) / bw, r.mv_1t.best * 1e6, r.gbs(r.mv_1t.best), 100 * r.gbs(r.mv_1t.best) / bw1,
+                        r.gbs(r.hot.best) * double(r.hot_rows) / double(kM), flop / r.mm.best * 1e-9);
             std::fflush(stdout);
         }
     }
     if (json) {
-        std::printf("{\"path\": \"%s\", \"threads\": %d, \"read_bw_gbs\": %.2f, \"read_bw_1t_gbs\": %.2f, \"k\": %lld, \"m\": %lld,\n"
-                    " \"results\": [\n",
-                    cpu::simd_name(), threads, bw, bw1, (long long)kK, (long long)kM);
+        std::printf("{\"cpu\": \"%s\", \"path\": \"%s\", \"threads\": %d, \"read_bw_gbs\": %.2f, \"read_bw_1t_gbs\": %.2f, "
+                    "\"k\": %lld, \"m\": %lld,\n \"results\": [\n",
+                    json_escape(cpu_model()).c_str(), cpu::simd_name(), threads, bw, bw1, (long long)kK, (long long)kM);
         for (size_t i = 0; i < results.size(); ++i) {
             const TypeResult& r = results[i];
-            std::printf("  {\"type\": \"%s\", \"bytes\": %llu, \"us\": %.2f, \"gbs\": %.2f, \"pct_bw\": %.1f, \"us_1t\": %.2f, "
-                        "\"gbs_1t\": %.2f, \"pct_bw_1t\": %.1f, \"l2_gbs_1t\": %.2f, \"matmul_n64_gflops\": %.2f}%s\n",
-                        dtype_name(r.type), (unsigned long long)r.matrix_bytes, r.us, r.gbs, 100 * r.gbs / bw, r.us_1t, r.gbs_1t,
-                        100 * r.gbs_1t / bw1, r.hot_gbs, r.gflops, i + 1 < results.size() ? "," : "");
+            std::printf("  {\"type\": \"%s\", \"bytes\": %llu, \"us_best\": %.1f, \"us_median\": %.1f, \"gbs_best\": %.2f, "
+                        "\"gbs_median\": %.2f, \"pct_bw\": %.1f, \"us_1t_best\": %.1f, \"gbs_1t_best\": %.2f, \"pct_bw_1t\": %.1f, "
+                        "\"l2_gbs_1t\": %.2f, \"matmul_n%lld_gflops\": %.2f}%s\n",
+                        dtype_name(r.type), (unsigned long long)r.matrix_bytes, r.mv.best * 1e6, r.mv.median * 1e6,
+                        r.gbs(r.mv.best), r.gbs(r.mv.median), 100 * r.gbs(r.mv.best) / bw, r.mv_1t.best * 1e6,
+                        r.gbs(r.mv_1t.best), 100 * r.gbs(r.mv_1t.best) / bw1, r.gbs(r.hot.best) * double(r.hot_rows) / double(kM),
+                        (long long)kMatmulN, flop / r.mm.best * 1e-9, i + 1 < results.size() ? "," : "");
         }
         std::printf(" ]}\n");
     }

@@ -175,18 +175,18 @@ Status Parser::read_string(std::string_view& s, const char* what, uint64_t max) 
 Status Parser::read_value(ValueType t, Value& v, int depth) {
     v.type = t;
     switch (t) {
-    case ValueType::u8: { uint8_t x; VKAI_TRY(read(x, "u8 value")); v.u = x; return {}; }
-    case ValueType::u16: { uint16_t x; VKAI_TRY(read(x, "u16 value")); v.u = x; return {}; }
-    case ValueType::u32: { uint32_t x; VKAI_TRY(read(x, "u32 value")); v.u = x; return {}; }
-    case ValueType::u64: { uint64_t x; VKAI_TRY(read(x, "u64 value")); v.u = x; return {}; }
-    case ValueType::i8: { int8_t x; VKAI_TRY(read(x, "i8 value")); v.i = x; return {}; }
-    case ValueType::i16: { int16_t x; VKAI_TRY(read(x, "i16 value")); v.i = x; return {}; }
-    case ValueType::i32: { int32_t x; VKAI_TRY(read(x, "i32 value")); v.i = x; return {}; }
-    case ValueType::i64: { int64_t x; VKAI_TRY(read(x, "i64 value")); v.i = x; return {}; }
-    case ValueType::f32: { float x; VKAI_TRY(read(x, "f32 value")); v.f = x; return {}; }
-    case ValueType::f64: { double x; VKAI_TRY(read(x, "f64 value")); v.f = x; return {}; }
+    case ValueType::u8: { uint8_t x{}; VKAI_TRY(read(x, "u8 value")); v.u = x; return {}; }
+    case ValueType::u16: { uint16_t x{}; VKAI_TRY(read(x, "u16 value")); v.u = x; return {}; }
+    case ValueType::u32: { uint32_t x{}; VKAI_TRY(read(x, "u32 value")); v.u = x; return {}; }
+    case ValueType::u64: { uint64_t x{}; VKAI_TRY(read(x, "u64 value")); v.u = x; return {}; }
+    case ValueType::i8: { int8_t x{}; VKAI_TRY(read(x, "i8 value")); v.i = x; return {}; }
+    case ValueType::i16: { int16_t x{}; VKAI_TRY(read(x, "i16 value")); v.i = x; return {}; }
+    case ValueType::i32: { int32_t x{}; VKAI_TRY(read(x, "i32 value")); v.i = x; return {}; }
+    case ValueType::i64: { int64_t x{}; VKAI_TRY(read(x, "i64 value")); v.i = x; return {}; }
+    case ValueType::f32: { float x{}; VKAI_TRY(read(x, "f32 value")); v.f = x; return {}; }
+    case ValueType::f64: { double x{}; VKAI_TRY(read(x, "f64 value")); v.f = x; return {}; }
     case ValueType::boolean: {
-        uint8_t x;
+        uint8_t x{};
         VKAI_TRY(read(x, "bool value"));
         if (x > 1) return fail(Code::corrupt, "bool value is %u at offset %llu; expected 0 or 1", x, (unsigned long long)(pos_ - 1));
         v.u = x;

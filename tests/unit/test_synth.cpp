@@ -38,7 +38,9 @@ TEST(Synth, TypeMixes) {
     for (const auto& s : specs) {
         DType t = llm::tensor_type(*mix, s, hp);
         EXPECT_EQ(s.ne[0] % dtype_info(t).block, 0) << s.name;
-        if (s.ne.size() == 1) EXPECT_EQ(t, DType::F32) << s.name;
+        if (s.ne.size() == 1) {
+            EXPECT_EQ(t, DType::F32) << s.name;
+        }
     }
     // 896-wide rows cannot hold 256-element blocks: they fall back to a 32-block type.
     llm::TensorSpec q{"blk.0.attn_q.weight", {896, 896}, llm::TensorRole::attn_q, 0};
