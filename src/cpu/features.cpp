@@ -40,14 +40,15 @@ const Features& features() {
 
 bool simd_enabled() {
 #if defined(VKAI_CPU_SCALAR_ONLY) || !defined(VKAI_HAVE_AVX2_KERNELS)
-    return false;
+    constexpr bool built = false;
 #else
+    constexpr bool built = true;
+#endif
     static const bool usable = [] {
         const Features& f = features();
-        return f.avx2 && f.fma && f.f16c && !env_scalar();
+        return built && f.avx2 && f.fma && f.f16c && !env_scalar();
     }();
     return usable && !g_force_scalar.load(std::memory_order_relaxed);
-#endif
 }
 
 const char* simd_name() { return simd_enabled() ? "avx2" : "scalar"; }

@@ -1,13 +1,13 @@
 // The batched forward pass. One decode() evaluates a batch of tokens that may belong to several
 // sequences (position + sequence id per token) against the shared KV cache; prompt processing,
 // generation and the server's continuous batching all use it. Decode of one token is the
-// batch-of-one case.
+// batch-of-one case. Every op goes through a Backend (ops/backend.h).
 #pragma once
 
 #include "base/status.h"
-#include "base/thread_pool.h"
 #include "llm/kv_cache.h"
 #include "llm/model.h"
+#include "ops/backend.h"
 
 #include <cstdint>
 #include <memory>
@@ -33,15 +33,18 @@ struct ContextParams {
     int64_t n_ctx = 4096;   // KV cells shared by all sequences
     int64_t n_batch = 512;  // most tokens one decode() takes; longer prompts are split by the caller
     DType kv_type = DType::F16;
-    int threads = 0;        // 0 = all cores
+    int threads = 0;            // CPU threads when the context makes its own CPU backend (0 = all cores)
+    Backend* backend = nullptr; // where everything runs; null = a CPU backend owned by the context
 };
 
 class Context {
 public:
     static Result<std::unique_ptr<Context>> create(const Model& model, const ContextParams& params);
+    ~Context();
 
     // Evaluates the batch; afterwards logits(i) holds the logits of the i-th token that wanted them.
-    // Errors: invalid_argument for bad tokens/positions/size, out_of_memory when the cache is full.
+    // Errors: invalid_argument for bad tokens/positions/size, out_of_memory when the cache is full,
+    // and whatever the backend reports (device_lost, out_of_memory).
     Status decode(const Batch& batch);
 
     const float* logits(int64_t i) const { return logits_.data() + size_t(i) * size_t(model_.hp().n_vocab); }
@@ -49,22 +52,27 @@ public:
 
     const Model& model() const { return model_; }
     KvCache& kv() { return kv_; }
-    ThreadPool& pool() { return pool_; }
+    Backend& backend() { return *backend_; }
     const ContextParams& params() const { return params_; }
 
 private:
-    Context(const Model& model, const ContextParams& params, KvCache kv);
-    void ffn_dense(const LayerWeights& L, int64_t n);
-    void ffn_moe(const LayerWeights& L, int64_t n);
+    Context(const Model& model, const ContextParams& params);
+    Status place_weights();
+    Tensor act(int slot, int64_t ne0, int64_t ne1 = 1, int64_t ne2 = 1);
+    void ffn_dense(const LayerWeights& L, Tensor& h, int64_t n);
+    Status ffn_moe(const LayerWeights& L, Tensor& h, int64_t n);
 
     const Model& model_;
     ContextParams params_;
+    std::unique_ptr<Backend> owned_backend_;
+    Backend* backend_ = nullptr;
     KvCache kv_;
-    ThreadPool pool_;
-    // Activations, sized for n_batch tokens (f32).
-    std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, mask_, logits_;
-    // MoE scratch
-    std::vector<float> router_, xe_, ye_;
+    Weights w_;                   // the model's weights as the backend sees them
+    std::vector<void*> uploaded_; // backend allocations holding uploaded weights
+    // Activation buffers on the backend, one per slot, each sized for n_batch tokens.
+    std::vector<void*> act_;
+    std::vector<uint64_t> act_bytes_;
+    std::vector<float> mask_host_, logits_;
     int64_t n_logits_ = 0;
 };
 

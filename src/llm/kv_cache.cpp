@@ -3,11 +3,39 @@
 #include "base/check.h"
 #include "base/text.h"
 
-#include <new>
 
 namespace vkai::llm {
 
-Result<KvCache> KvCache::create(const HParams& hp, int64_t n_cells, DType type) {
+KvCache& KvCache::operator=(KvCache&& o) noexcept {
+    if (this != &o) {
+        this->~KvCache();
+        hp_ = o.hp_;
+        n_cells_ = o.n_cells_;
+        type_ = o.type_;
+        bytes_ = o.bytes_;
+        backend_ = o.backend_;
+        k_ = std::move(o.k_);
+        v_ = std::move(o.v_);
+        pos_ = std::move(o.pos_);
+        seq_ = std::move(o.seq_);
+        used_ = o.used_;
+        search_from_ = o.search_from_;
+        o.k_.clear();
+        o.v_.clear();
+        o.backend_ = nullptr;
+    }
+    return *this;
+}
+
+KvCache::~KvCache() {
+    if (!backend_) return;
+    for (void* p : k_) backend_->free(p);
+    for (void* p : v_) backend_->free(p);
+    k_.clear();
+    v_.clear();
+}
+
+Result<KvCache> KvCache::create(const HParams& hp, int64_t n_cells, DType type, Backend& backend) {
     if (type != DType::F16 && type != DType::F32)
         return fail(Code::unsupported, "KV cache type %s is not supported (use F16 or F32)", dtype_name(type));
     if (n_cells < 1 || n_cells > (int64_t(1) << 24)) return fail(Code::invalid_argument, "context size %lld is out of range", (long long)n_cells);
@@ -17,16 +45,15 @@ Result<KvCache> KvCache::create(const HParams& hp, int64_t n_cells, DType type) 
     c.type_ = type;
     const uint64_t row = uint64_t(hp.head_dim * hp.n_head_kv) * (type == DType::F16 ? 2 : 4);
     const uint64_t per_layer = row * uint64_t(n_cells);
-    try {
-        c.k_.resize(size_t(hp.n_layer));
-        c.v_.resize(size_t(hp.n_layer));
-        for (int64_t l = 0; l < hp.n_layer; ++l) {
-            c.k_[size_t(l)].resize(per_layer);
-            c.v_[size_t(l)].resize(per_layer);
-        }
-    } catch (const std::bad_alloc&) {
-        return fail(Code::out_of_memory, "KV cache of %s for %lld cells does not fit in memory; use a smaller context (-c)",
-                    format_bytes(per_layer * 2 * uint64_t(hp.n_layer)).c_str(), (long long)n_cells);
+    c.backend_ = &backend;
+    for (int64_t l = 0; l < hp.n_layer; ++l) {
+        auto k = backend.alloc(per_layer, "KV cache");
+        if (k.ok()) c.k_.push_back(*k);
+        auto v = backend.alloc(per_layer, "KV cache");
+        if (v.ok()) c.v_.push_back(*v);
+        if (!k.ok() || !v.ok())
+            return fail(Code::out_of_memory, "KV cache of %s for %lld cells does not fit in %s memory; use a smaller context (-c)",
+                        format_bytes(per_layer * 2 * uint64_t(hp.n_layer)).c_str(), (long long)n_cells, backend.name().c_str());
     }
     c.bytes_ = per_layer * 2 * uint64_t(hp.n_layer);
     c.pos_.assign(size_t(n_cells), -1);
@@ -35,11 +62,11 @@ Result<KvCache> KvCache::create(const HParams& hp, int64_t n_cells, DType type) 
 }
 
 Tensor KvCache::k(int64_t layer) {
-    return make_tensor(type_, k_[size_t(layer)].data(), hp_.head_dim, hp_.n_head_kv, n_cells_);
+    return make_tensor(type_, k_[size_t(layer)], hp_.head_dim, hp_.n_head_kv, n_cells_);
 }
 
 Tensor KvCache::v(int64_t layer) {
-    return make_tensor(type_, v_[size_t(layer)].data(), hp_.head_dim, hp_.n_head_kv, n_cells_);
+    return make_tensor(type_, v_[size_t(layer)], hp_.head_dim, hp_.n_head_kv, n_cells_);
 }
 
 Result<std::vector<int32_t>> KvCache::claim(const int32_t* pos, const int32_t* seq, int64_t n) {

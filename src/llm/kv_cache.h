@@ -5,6 +5,7 @@
 
 #include "base/status.h"
 #include "llm/hparams.h"
+#include "ops/backend.h"
 #include "tensor/tensor.h"
 
 #include <cstdint>
@@ -14,8 +15,12 @@ namespace vkai::llm {
 
 class KvCache {
 public:
-    // type: F16 (default) or F32.
-    static Result<KvCache> create(const HParams& hp, int64_t n_cells, DType type = DType::F16);
+    // type: F16 (default) or F32. The K/V memory lives on `backend`.
+    static Result<KvCache> create(const HParams& hp, int64_t n_cells, DType type, Backend& backend);
+    KvCache() = default;
+    KvCache(KvCache&& o) noexcept { *this = std::move(o); }
+    KvCache& operator=(KvCache&& o) noexcept;
+    ~KvCache();
 
     int64_t n_cells() const { return n_cells_; }
     DType type() const { return type_; }
@@ -43,7 +48,8 @@ private:
     int64_t n_cells_ = 0;
     DType type_ = DType::F16;
     uint64_t bytes_ = 0;
-    std::vector<std::vector<uint8_t>> k_, v_; // per layer
+    Backend* backend_ = nullptr;
+    std::vector<void*> k_, v_; // per layer, backend memory
     std::vector<int32_t> pos_, seq_;
     int64_t used_ = 0;
     int64_t search_from_ = 0; // where the next claim starts looking: keeps a sequence's cells in order

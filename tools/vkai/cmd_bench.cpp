@@ -5,6 +5,7 @@
 #include "model_options.h"
 
 #include "base/text.h"
+#include "base/thread_pool.h"
 #include "base/timer.h"
 #include "cpu/cpu.h"
 #include "cpu/membw.h"
@@ -89,8 +90,9 @@ int cmd_bench(int argc, char** argv) {
     }
     const uint64_t bpt = bytes_per_token(model);
     const double eff = tg * double(bpt) / 1e9;
-    const double ceiling = cpu::measure_read_bandwidth(ctx.pool());
-    const int threads = ctx.pool().size();
+    ThreadPool pool(ctx.params().threads); // the same thread count as the CPU backend
+    const double ceiling = cpu::measure_read_bandwidth(pool);
+    const int threads = pool.size();
     if (args.has("json")) {
         std::printf("{\"model\": \"%s\", \"device\": \"cpu\", \"threads\": %d, \"kernels\": \"%s\", \"weight_bytes\": %llu, "
                     "\"bytes_per_token\": %llu, \"pp\": %lld, \"pp_tok_s\": %.2f, \"tg\": %lld, \"tg_tok_s\": %.3f, "

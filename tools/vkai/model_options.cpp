@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "base/text.h"
+#include "base/thread_pool.h"
 #include "base/timer.h"
 #include "cpu/cpu.h"
 
@@ -94,7 +95,7 @@ Result<LoadedModel> load_model(const Args& a, int64_t default_ctx) {
     VKAI_LOG_INFO("model: %s (%s, %lld layers, %s of weights), context %lld, KV cache %s %s", a.get("model").c_str(), hp.arch.c_str(),
                   (long long)hp.n_layer, format_bytes(lm.model->weight_bytes()).c_str(), (long long)n_ctx, dtype_name(kv_type),
                   format_bytes(lm.ctx->kv().bytes()).c_str());
-    VKAI_LOG_INFO("device: cpu (%d threads, %s kernels)", lm.ctx->pool().size(), cpu::simd_name());
+    VKAI_LOG_INFO("device: %s (%d threads, %s kernels)", lm.ctx->backend().name().c_str(), threads > 0 ? int(threads) : ThreadPool::default_threads(), cpu::simd_name());
     return lm;
 }
 

@@ -1,0 +1,60 @@
+// The interface every compute backend implements (CPU now, Vulkan next). The forward pass is
+// written once against it. A backend owns memory in its own address space: alloc() returns a base
+// pointer, and Tensor::data values of that backend's tensors point inside such allocations
+// (for the CPU they are host pointers; for a GPU they are handles the backend resolves).
+// Ops are recorded in call order; errors of recorded work surface at sync().
+#pragma once
+
+#include "base/status.h"
+#include "ops/op.h"
+#include "ops/params.h"
+#include "tensor/tensor.h"
+
+#include <cstdint>
+#include <string>
+
+namespace vkai {
+
+struct MemoryInfo {
+    uint64_t total = 0;  // bytes the backend can use at most
+    uint64_t free = 0;   // bytes still available (budget minus what vkai holds)
+    uint64_t in_use = 0; // bytes vkai holds on this backend
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    virtual const std::string& name() const = 0; // "cpu", "vulkan0"
+    // Whether this backend runs `op` with `type` as its weight/table/source type.
+    virtual bool supports(Op op, DType type) const = 0;
+    // True when tensors in host memory (the mmap'd model) can be used directly without upload.
+    virtual bool uses_host_memory() const = 0;
+
+    virtual Result<void*> alloc(uint64_t bytes, const char* what) = 0;
+    virtual void free(void* base) = 0;
+    virtual Status upload(void* dst, const void* host, uint64_t bytes) = 0;
+    // Waits for the recorded work before it, then copies.
+    virtual Status download(void* host, const void* src, uint64_t bytes) = 0;
+    // Waits for everything recorded so far. device_lost / out_of_memory are reported here.
+    virtual Status sync() = 0;
+    virtual MemoryInfo memory() const = 0;
+
+    // The op list (ops/op.h), with the semantics of ops/ref.h. Tensors live in this backend's memory;
+    // ids and pos are host arrays (a GPU backend copies them at record time), and so is
+    // RopeParams::freq_factors.
+    virtual void get_rows(const Tensor& table, const int32_t* ids, int64_t n, Tensor& out) = 0;
+    virtual void mul_mat(const Tensor& w, const Tensor& x, Tensor& y) = 0;
+    virtual void rms_norm(const Tensor& x, const Tensor* w, float eps, Tensor& y) = 0;
+    virtual void rope(const Tensor& x, const int32_t* pos, const RopeParams& p, Tensor& y) = 0;
+    virtual void softmax(const Tensor& x, const Tensor* mask, float scale, Tensor& y) = 0;
+    virtual void silu(const Tensor& x, Tensor& y) = 0;
+    virtual void gelu(const Tensor& x, Tensor& y) = 0;
+    virtual void add(const Tensor& a, const Tensor& b, Tensor& y) = 0;
+    virtual void mul(const Tensor& a, const Tensor& b, Tensor& y) = 0;
+    virtual void copy(const Tensor& src, Tensor& dst) = 0;
+    virtual void set_rows(const Tensor& src, const int32_t* ids, Tensor& dst) = 0;
+    virtual void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out) = 0;
+};
+
+} // namespace vkai
