@@ -10,5 +10,7 @@ int cmd_run(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_chat(int argc, char** argv);
+int cmd_devices(int argc, char** argv);
 
 } // namespace vkai::cli

@@ -14,9 +14,11 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"devices", vkai::cli::cmd_devices, "list Vulkan devices and the CPU, with memory and features"},
     {"info", vkai::cli::cmd_info, "metadata and tensor table of a GGUF file"},
     {"synth", vkai::cli::cmd_synth, "write a random-weight model with the real shapes of a known model"},
     {"run", vkai::cli::cmd_run, "generate text from a prompt"},
+    {"chat", vkai::cli::cmd_chat, "interactive chat with the model's chat template"},
     {"perplexity", vkai::cli::cmd_perplexity, "perplexity of a text file"},
     {"logits", vkai::cli::cmd_logits, "logits at every prompt position (JSON)"},
     {"bench", vkai::cli::cmd_bench, "prompt and generation speed of a model, beside measured memory bandwidth"},
