@@ -1,0 +1,245 @@
+// The recorder: command buffer, descriptor sets, staging ring, barriers, submit, timestamps.
+#include "vulkan/vk_commands.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace vkai::vk {
+namespace {
+
+constexpr uint32_t kSetsPerPool = 2048;
+constexpr uint32_t kMaxBindings = 5;
+constexpr uint32_t kMaxQueries = 4096;
+
+} // namespace
+
+bool HazardTracker::conflicts(const Range* reads, size_t n_reads, const Range* writes, size_t n_writes) const {
+    auto overlap = [](const Range& a, const Range& b) { return a.buf == b.buf && a.lo < b.hi && b.lo < a.hi; };
+    for (const Range& w : writes_) {
+        for (size_t i = 0; i < n_reads; ++i)
+            if (overlap(w, reads[i])) return true;
+        for (size_t i = 0; i < n_writes; ++i)
+            if (overlap(w, writes[i])) return true;
+    }
+    for (const Range& r : reads_)
+        for (size_t i = 0; i < n_writes; ++i)
+            if (overlap(r, writes[i])) return true;
+    return false;
+}
+
+void HazardTracker::add(const Range* reads, size_t n_reads, const Range* writes, size_t n_writes) {
+    reads_.insert(reads_.end(), reads, reads + n_reads);
+    writes_.insert(writes_.end(), writes, writes + n_writes);
+}
+
+namespace {
+bool env_on(const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v && std::strcmp(v, "0") != 0;
+}
+} // namespace
+
+Recorder::Recorder(const Device& dev) : dev_(dev), f_(dev.fns()) {
+    profile_ = env_on("VKAI_VK_PROFILE") && dev.info().timestamp_valid_bits > 0;
+    full_barriers_ = env_on("VKAI_VK_FULL_BARRIERS"); // debugging: a barrier between every two commands
+}
+
+Recorder::~Recorder() {
+    VkDevice d = dev_.handle();
+    if (recording_) {
+        f_.vkEndCommandBuffer(cmd_);
+        recording_ = false;
+    }
+    if (profile_) print_profile();
+    if (qpool_) f_.vkDestroyQueryPool(d, qpool_, nullptr);
+    if (dpool_) f_.vkDestroyDescriptorPool(d, dpool_, nullptr);
+    if (fence_) f_.vkDestroyFence(d, fence_, nullptr);
+    if (pool_) f_.vkDestroyCommandPool(d, pool_, nullptr);
+    destroy_buffer(dev_, ring_);
+}
+
+Status Recorder::init(uint64_t ring_bytes) {
+    VkDevice d = dev_.handle();
+    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    pci.queueFamilyIndex = dev_.info().compute_family;
+    VK_TRY(f_.vkCreateCommandPool(d, &pci, nullptr, &pool_), "vkCreateCommandPool");
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = pool_;
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    VK_TRY(f_.vkAllocateCommandBuffers(d, &ai, &cmd_), "vkAllocateCommandBuffers");
+    VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VK_TRY(f_.vkCreateFence(d, &fci, nullptr, &fence_), "vkCreateFence");
+    VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings};
+    VkDescriptorPoolCreateInfo dci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    dci.maxSets = kSetsPerPool;
+    dci.poolSizeCount = 1;
+    dci.pPoolSizes = &ps;
+    VK_TRY(f_.vkCreateDescriptorPool(d, &dci, nullptr, &dpool_), "vkCreateDescriptorPool");
+    sets_left_ = kSetsPerPool;
+    VKAI_ASSIGN_OR_RETURN(ring_, create_buffer(dev_, ring_bytes,
+                                               VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                               true));
+    if (profile_) {
+        VkQueryPoolCreateInfo qci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+        qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
+        qci.queryCount = kMaxQueries;
+        if (f_.vkCreateQueryPool(d, &qci, nullptr, &qpool_) != VK_SUCCESS) profile_ = false;
+    }
+    return {};
+}
+
+Status Recorder::begin() {
+    if (recording_) return {};
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    VK_TRY(f_.vkBeginCommandBuffer(cmd_, &bi), "vkBeginCommandBuffer");
+    recording_ = true;
+    hazards_.clear();
+    if (profile_) {
+        f_.vkCmdResetQueryPool(cmd_, qpool_, 0, kMaxQueries);
+        queries_used_ = 0;
+        query_kinds_.clear();
+    }
+    return {};
+}
+
+// The barrier itself is one global memory barrier (every compute/transfer write before every later
+// compute/transfer access): with buffers sub-allocated from a few big blocks, buffer barriers would
+// name the same VkBuffers anyway. What is tracked is *whether* one is needed.
+void Recorder::barrier() {
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    const VkPipelineStageFlags st = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+    f_.vkCmdPipelineBarrier(cmd_, st, st, 0, 1, &mb, 0, nullptr, 0, nullptr);
+    hazards_.clear();
+    ++barriers_;
+}
+
+void Recorder::barrier_for(const HazardTracker::Range* reads, size_t n_reads, const HazardTracker::Range* writes, size_t n_writes) {
+    if (hazards_.size() > 0 && (full_barriers_ || hazards_.size() > 64 || hazards_.conflicts(reads, n_reads, writes, n_writes))) barrier();
+    else if (hazards_.size() > 0) ++skipped_barriers_;
+    hazards_.add(reads, n_reads, writes, n_writes);
+}
+
+void Recorder::host_barrier() {
+    if (!recording_) return;
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    f_.vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0,
+                            nullptr, 0, nullptr);
+}
+
+Result<RingSlice> Recorder::ring_alloc(uint64_t bytes, uint64_t align) {
+    if (bytes > ring_.size) return fail(Code::internal, "staging request of %llu bytes exceeds the ring (%llu)", (unsigned long long)bytes, (unsigned long long)ring_.size);
+    uint64_t off = (ring_used_ + align - 1) / align * align;
+    if (off + bytes > ring_.size || sets_left_ < 2 || (profile_ && queries_used_ + 4 > kMaxQueries)) {
+        VKAI_TRY(flush());
+        off = 0;
+    }
+    ring_used_ = off + bytes;
+    return RingSlice{off, static_cast<uint8_t*>(ring_.mapped) + off};
+}
+
+Status Recorder::reserve(uint32_t sets) {
+    if (sets_left_ < sets || (profile_ && queries_used_ + 2 * sets > kMaxQueries)) return flush();
+    return {};
+}
+
+Status Recorder::dispatch(const Pipeline& p, const Binding* b, const void* push, uint32_t gx, uint32_t gy, uint32_t gz, const char* kind) {
+    if (sets_left_ == 0 || (profile_ && queries_used_ + 2 > kMaxQueries)) VKAI_TRY(flush());
+    VKAI_TRY(begin());
+    VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+    ai.descriptorPool = dpool_;
+    ai.descriptorSetCount = 1;
+    ai.pSetLayouts = &p.set_layout;
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    VK_TRY(f_.vkAllocateDescriptorSets(dev_.handle(), &ai, &set), "vkAllocateDescriptorSets");
+    --sets_left_;
+    VkDescriptorBufferInfo bi[kMaxBindings];
+    VkWriteDescriptorSet wr[kMaxBindings];
+    for (uint32_t i = 0; i < p.n_bindings; ++i) {
+        bi[i] = {b[i].buf, b[i].offset, b[i].range};
+        wr[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+        wr[i].dstSet = set;
+        wr[i].dstBinding = i;
+        wr[i].descriptorCount = 1;
+        wr[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        wr[i].pBufferInfo = &bi[i];
+    }
+    f_.vkUpdateDescriptorSets(dev_.handle(), p.n_bindings, wr, 0, nullptr);
+    HazardTracker::Range rr[kMaxBindings];
+    for (uint32_t i = 0; i < p.n_bindings; ++i) rr[i] = {b[i].buf, b[i].offset, b[i].offset + b[i].range};
+    barrier_for(rr, p.n_bindings - 1, rr + p.n_bindings - 1, 1);
+    if (profile_) {
+        f_.vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, qpool_, queries_used_++);
+        query_kinds_.push_back(kind);
+    }
+    f_.vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipe);
+    f_.vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &set, 0, nullptr);
+    if (p.push_bytes) f_.vkCmdPushConstants(cmd_, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p.push_bytes, push);
+    f_.vkCmdDispatch(cmd_, gx, gy, gz);
+    if (profile_) f_.vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, qpool_, queries_used_++);
+    return {};
+}
+
+Status Recorder::copy(VkBuffer src, uint64_t src_off, VkBuffer dst, uint64_t dst_off, uint64_t bytes) {
+    if (bytes == 0) return {};
+    VKAI_TRY(begin());
+    const HazardTracker::Range r{src, src_off, src_off + bytes}, w{dst, dst_off, dst_off + bytes};
+    barrier_for(&r, 1, &w, 1);
+    VkBufferCopy c{src_off, dst_off, bytes};
+    f_.vkCmdCopyBuffer(cmd_, src, dst, 1, &c);
+    return {};
+}
+
+Status Recorder::flush() {
+    if (recording_) {
+        recording_ = false;
+        VK_TRY(f_.vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
+        VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+        si.commandBufferCount = 1;
+        si.pCommandBuffers = &cmd_;
+        VK_TRY(f_.vkQueueSubmit(dev_.queue(), 1, &si, fence_), "vkQueueSubmit");
+        ++submits_;
+        VK_TRY(f_.vkWaitForFences(dev_.handle(), 1, &fence_, VK_TRUE, UINT64_MAX), "waiting for the GPU");
+        VK_TRY(f_.vkResetFences(dev_.handle(), 1, &fence_), "vkResetFences");
+        VK_TRY(f_.vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
+        if (profile_ && queries_used_) {
+            std::vector<uint64_t> ts(queries_used_);
+            if (f_.vkGetQueryPoolResults(dev_.handle(), qpool_, 0, queries_used_, ts.size() * 8, ts.data(), 8,
+                                         VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
+                for (uint32_t q = 0; q + 1 < queries_used_; q += 2) {
+                    Prof& p = prof_[query_kinds_[q / 2]];
+                    p.count++;
+                    p.ns += double(ts[q + 1] - ts[q]) * double(dev_.info().timestamp_period);
+                }
+            }
+            queries_used_ = 0;
+        }
+    }
+    if (sets_left_ != kSetsPerPool) {
+        VK_TRY(f_.vkResetDescriptorPool(dev_.handle(), dpool_, 0), "vkResetDescriptorPool");
+        sets_left_ = kSetsPerPool;
+    }
+    ring_used_ = 0;
+    ++ring_gen_;
+    return {};
+}
+
+void Recorder::print_profile() const {
+    if (prof_.empty()) return;
+    double total = 0;
+    for (auto& [k, p] : prof_) total += p.ns;
+    std::fprintf(stderr, "vulkan profile (%s, %llu submits, %llu barriers, %llu skipped):\n", dev_.info().name.c_str(),
+                 (unsigned long long)submits_, (unsigned long long)barriers_, (unsigned long long)skipped_barriers_);
+    for (auto& [k, p] : prof_)
+        std::fprintf(stderr, "  %-14s %8llu dispatches %10.3f ms %5.1f%%\n", k.c_str(), (unsigned long long)p.count, p.ns * 1e-6,
+                     total > 0 ? 100.0 * p.ns / total : 0.0);
+}
+
+} // namespace vkai::vk

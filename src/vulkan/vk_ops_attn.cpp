@@ -1,0 +1,144 @@
+// Recording of rope (with a host-computed cos/sin table) and attention over the KV cache.
+#include "vulkan/vulkan_backend_impl.h"
+
+#include "base/check.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace vkai::vk {
+namespace {
+
+struct RopePC {
+    uint32_t head_dim, n_rot, n_heads, neox, nrows, row0, cs_off, pad;
+    TensorPC x, y;
+};
+
+struct AttnPC {
+    uint32_t hd, n_head, n_head_kv, n_cells;
+    float scale;
+    uint32_t q_bias, q_nb1, q_nb2;
+    uint32_t k_bias, k_nb1, k_nb2;
+    uint32_t v_bias, v_nb1, v_nb2;
+    uint32_t m_bias, m_nb1;
+    uint32_t o_bias, o_nb1, o_nb2;
+};
+
+bool same_params(const RopeParams& a, const RopeParams& b) {
+    return a.n_rot == b.n_rot && a.mode == b.mode && a.freq_base == b.freq_base && a.freq_scale == b.freq_scale && a.attn_factor == b.attn_factor;
+}
+
+} // namespace
+
+void VulkanBackendImpl::attn_pipeline_specs(std::vector<PipelineSpec>& specs) const {
+    specs.push_back({"rope", 3, sizeof(RopePC)});
+    specs.push_back({"attention_f32", 5, sizeof(AttnPC)});
+    specs.push_back({"attention_f16", 5, sizeof(AttnPC)});
+}
+
+void VulkanBackendImpl::rope(const Tensor& x, const int32_t* pos, const RopeParams& rp, Tensor& y) {
+    const int64_t head_dim = x.ne[0], n_heads = x.ne[1], n_tok = x.ne[2];
+    VKAI_ASSERT(x.type == DType::F32 && y.type == DType::F32 && x.ne == y.ne && x.ne[3] == 1, "rope: f32 (head_dim, n_heads, n_tokens)");
+    VKAI_ASSERT(rp.n_rot > 0 && rp.n_rot % 2 == 0 && rp.n_rot <= head_dim, "rope: n_rot %d", rp.n_rot);
+    if (!err_.ok() || n_tok == 0) return;
+    const Pipeline* p = pipeline("rope", 3, sizeof(RopePC));
+    if (!p) return;
+    const int half = rp.n_rot / 2;
+    const uint64_t table_bytes = uint64_t(n_tok) * uint64_t(half) * 8;
+    // q and k of every layer share positions and parameters: the table is computed once (host,
+    // double precision) and copied to the ring once per submission.
+    const bool same = rope_host_.size() == table_bytes / 4 && same_params(rope_p_, rp) &&
+                      std::equal(pos, pos + n_tok, rope_pos_.begin(), rope_pos_.end()) &&
+                      (rp.freq_factors ? rope_ff_.size() == size_t(half) && std::equal(rope_ff_.begin(), rope_ff_.end(), rp.freq_factors)
+                                       : rope_ff_.empty());
+    if (!same) {
+        rope_host_.resize(size_t(table_bytes / 4));
+        std::vector<double> freq(static_cast<size_t>(half));
+        for (int i = 0; i < half; ++i) freq[size_t(i)] = std::pow(double(rp.freq_base), -2.0 * i / rp.n_rot);
+        for (int64_t t = 0; t < n_tok; ++t)
+            for (int i = 0; i < half; ++i) {
+                double theta = double(pos[t]) * double(rp.freq_scale) * freq[size_t(i)];
+                if (rp.freq_factors) theta /= double(rp.freq_factors[i]);
+                rope_host_[size_t((t * half + i) * 2)] = float(std::cos(theta) * double(rp.attn_factor));
+                rope_host_[size_t((t * half + i) * 2 + 1)] = float(std::sin(theta) * double(rp.attn_factor));
+            }
+        rope_p_ = rp;
+        rope_pos_.assign(pos, pos + n_tok);
+        if (rp.freq_factors) rope_ff_.assign(rp.freq_factors, rp.freq_factors + half);
+        else rope_ff_.clear();
+        rope_submit_ = UINT64_MAX;
+    }
+    const int64_t nrows = x.nrows(), per = rows_per_chunk({&x, &y}, nrows);
+    for (int64_t r0 = 0; r0 < nrows; r0 += per) {
+        const int64_t r1 = std::min(nrows, r0 + per);
+        Binding b[3];
+        RopePC pc{};
+        uint64_t lo, hi;
+        row_span(x, r0, r1, lo, hi);
+        // (Re)stage the table when the ring does not hold it (a new submission, or a flush mid-loop).
+        if (Status st = rec_->reserve(2); !st.ok()) return set_error(st);
+        if (rope_submit_ != rec_->ring_generation()) {
+            Result<RingSlice> s = rec_->ring_alloc(table_bytes, align_);
+            if (!s.ok()) return set_error(s.status());
+            std::memcpy(s->host, rope_host_.data(), table_bytes);
+            rope_slice_ = *s;
+            rope_submit_ = rec_->ring_generation();
+        }
+        bool ok = bind(x, lo, hi, b[0], &pc.x.bias);
+        b[1] = bind_ring(rope_slice_, table_bytes);
+        row_span(y, r0, r1, lo, hi);
+        ok = ok && bind(y, lo, hi, b[2], &pc.y.bias);
+        if (!ok) return set_error(fail(Code::unsupported, "rope: a row does not fit one storage-buffer binding"));
+        pc.x = tpc(x, pc.x.bias);
+        pc.y = tpc(y, pc.y.bias);
+        pc.head_dim = uint32_t(head_dim);
+        pc.n_rot = uint32_t(rp.n_rot);
+        pc.n_heads = uint32_t(n_heads);
+        pc.neox = rp.mode == RopeMode::neox ? 1 : 0;
+        pc.nrows = uint32_t(r1 - r0);
+        pc.row0 = uint32_t(r0);
+        pc.cs_off = 0;
+        dispatch(p, b, &pc, uint64_t(r1 - r0), 1, "rope");
+    }
+}
+
+void VulkanBackendImpl::attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out) {
+    const int64_t hd = q.ne[0], n_head = q.ne[1], n_tok = q.ne[2];
+    const int64_t n_head_kv = k.ne[1], n_cells = k.ne[2];
+    VKAI_ASSERT(q.type == DType::F32 && out.type == DType::F32 && mask.type == DType::F32, "attention: q, mask and out are f32");
+    VKAI_ASSERT(k.type == v.type && (k.type == DType::F32 || k.type == DType::F16), "attention: k/v must both be f32 or f16");
+    VKAI_ASSERT(k.ne[0] == hd && v.ne[0] == hd && v.ne[1] == n_head_kv && v.ne[2] == n_cells, "attention: k/v shapes");
+    VKAI_ASSERT(n_head_kv > 0 && n_head % n_head_kv == 0, "attention: n_head %lld not a multiple of n_head_kv %lld", (long long)n_head,
+                (long long)n_head_kv);
+    VKAI_ASSERT(mask.ne[0] == n_cells && mask.ne[1] == n_tok && out.ne == q.ne, "attention: mask/out shapes");
+    if (!err_.ok() || n_tok == 0 || n_head == 0) return;
+    if (hd > 512) return set_error(fail(Code::unsupported, "attention: head_dim %lld > 512 is not implemented on Vulkan", (long long)hd));
+    if (n_tok > 65535 || n_head > 65535) return set_error(fail(Code::unsupported, "attention: too many tokens or heads for one dispatch"));
+    const Pipeline* p = pipeline(k.type == DType::F16 ? "attention_f16" : "attention_f32", 5, sizeof(AttnPC));
+    if (!p) return;
+    Binding b[5];
+    AttnPC pc{};
+    auto whole = [&](const Tensor& t, Binding& bd, uint32_t* bias) {
+        uint64_t lo, hi;
+        row_span(t, 0, t.nrows(), lo, hi);
+        return bind(t, lo, hi, bd, bias);
+    };
+    bool ok = whole(q, b[0], &pc.q_bias) && whole(k, b[1], &pc.k_bias) && whole(v, b[2], &pc.v_bias) && whole(mask, b[3], &pc.m_bias) &&
+              whole(out, b[4], &pc.o_bias);
+    if (!ok) return set_error(fail(Code::unsupported, "attention: an operand (KV cache of one layer?) exceeds one storage-buffer binding"));
+    pc.hd = uint32_t(hd);
+    pc.n_head = uint32_t(n_head);
+    pc.n_head_kv = uint32_t(n_head_kv);
+    pc.n_cells = uint32_t(n_cells);
+    pc.scale = scale;
+    pc.q_nb1 = uint32_t(q.nb[1]), pc.q_nb2 = uint32_t(q.nb[2]);
+    pc.k_nb1 = uint32_t(k.nb[1]), pc.k_nb2 = uint32_t(k.nb[2]);
+    pc.v_nb1 = uint32_t(v.nb[1]), pc.v_nb2 = uint32_t(v.nb[2]);
+    pc.m_nb1 = uint32_t(mask.nb[1]);
+    pc.o_nb1 = uint32_t(out.nb[1]), pc.o_nb2 = uint32_t(out.nb[2]);
+    if (!p || !err_.ok()) return;
+    set_error(rec_->dispatch(*p, b, &pc, uint32_t(n_head), uint32_t(n_tok), 1, "attention"));
+}
+
+} // namespace vkai::vk

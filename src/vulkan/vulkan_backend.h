@@ -1,0 +1,30 @@
+// The Vulkan Backend (ops/backend.h): device memory behind fake addresses, every op recorded
+// into one command buffer and submitted at sync()/download(). Create it with create_vulkan_backend().
+#pragma once
+
+#include "ops/backend.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vkai::vk {
+
+struct VulkanOptions {
+    int device = 0;           // "vulkan<device>" as `vkai devices` lists it
+    bool baseline = false;    // force the Polaris baseline (VKAI_VK_BASELINE=1 also forces it)
+    uint64_t staging_bytes = 64ull << 20; // host-visible ring for uploads/downloads/small tables
+    uint64_t max_binding = 0; // tests: bind at most this many bytes per descriptor (0 = device limit)
+};
+
+// Result<unique_ptr<Backend>>: not_found (no such device), unsupported (no loader/driver), or
+// the Vulkan error. Never aborts.
+Result<std::unique_ptr<Backend>> create_vulkan_backend(const VulkanOptions& opt = {});
+
+// ok when at least one usable Vulkan device exists; otherwise the one-line reason.
+Status probe();
+
+class VulkanBackendImpl; // vulkan_backend_impl.h
+
+} // namespace vkai::vk

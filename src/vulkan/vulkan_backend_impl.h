@@ -1,0 +1,87 @@
+// The VulkanBackend class (internal): state shared by vulkan_backend.cpp (memory, transfers,
+// sync) and the op recording files vk_ops.cpp / vk_ops_attn.cpp.
+#pragma once
+
+#include "vulkan/vk_commands.h"
+#include "vulkan/vulkan_backend.h"
+
+namespace vkai::vk {
+
+// The six words a shader reads per tensor operand (TENSOR_PC in shaders/lib/common.glsl).
+struct TensorPC {
+    uint32_t bias, nb1, nb2, nb3, ne1, ne2;
+};
+
+class VulkanBackendImpl final : public Backend {
+public:
+    VulkanBackendImpl(std::unique_ptr<Device> dev, const VulkanOptions& opt);
+    ~VulkanBackendImpl() override;
+    Status init();
+
+    const std::string& name() const override { return name_; }
+    bool supports(Op op, DType type) const override;
+    bool uses_host_memory() const override { return false; }
+    Result<void*> alloc(uint64_t bytes, const char* what) override;
+    void free(void* base) override;
+    Status upload(void* dst, const void* host, uint64_t bytes) override;
+    Status download(void* host, const void* src, uint64_t bytes) override;
+    Status sync() override;
+    MemoryInfo memory() const override;
+
+    void get_rows(const Tensor& table, const int32_t* ids, int64_t n, Tensor& out) override;
+    void mul_mat(const Tensor& w, const Tensor& x, Tensor& y) override;
+    void rms_norm(const Tensor& x, const Tensor* w, float eps, Tensor& y) override;
+    void rope(const Tensor& x, const int32_t* pos, const RopeParams& p, Tensor& y) override;
+    void softmax(const Tensor& x, const Tensor* mask, float scale, Tensor& y) override;
+    void silu(const Tensor& x, Tensor& y) override;
+    void gelu(const Tensor& x, Tensor& y) override;
+    void add(const Tensor& a, const Tensor& b, Tensor& y) override;
+    void mul(const Tensor& a, const Tensor& b, Tensor& y) override;
+    void copy(const Tensor& src, Tensor& dst) override;
+    void set_rows(const Tensor& src, const int32_t* ids, Tensor& dst) override;
+    void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out) override;
+
+    const Device& device() const { return *dev_; }
+    uint64_t max_binding() const { return max_binding_; }
+    bool use_subgroup_ops() const { return dev_->enabled().subgroup_arith; }
+
+private:
+    Status prepare_pipelines();                                      // vk_ops.cpp
+    void attn_pipeline_specs(std::vector<PipelineSpec>& specs) const; // vk_ops_attn.cpp
+    // Recording helpers (vk_ops.cpp).
+    Loc locate(const Tensor& t, const char* what) const;
+    // A binding of bytes [lo, hi) after t.data (lo may be 0 and hi the span); sets *bias to the
+    // byte offset of t.data inside the binding modulo 2^32 (plus `extra`). False when too large.
+    bool bind(const Tensor& t, uint64_t lo, uint64_t hi, Binding& b, uint32_t* bias, uint64_t extra = 0);
+    Binding bind_ring(const RingSlice& s, uint64_t bytes) const;
+    TensorPC tpc(const Tensor& t, uint32_t bias) const;
+    // Row range [r0, r1) of t as byte offsets from t.data.
+    void row_span(const Tensor& t, int64_t r0, int64_t r1, uint64_t& lo, uint64_t& hi) const;
+    // Rows per dispatch so that every listed tensor's row range fits one binding.
+    int64_t rows_per_chunk(std::initializer_list<const Tensor*> ts, int64_t nrows) const;
+    const Pipeline* pipeline(const std::string& name, uint32_t bindings, uint32_t push_bytes);
+    void dispatch(const Pipeline* p, const Binding* b, const void* push, uint64_t groups, uint32_t gz, const char* kind);
+    void set_error(Status st);
+    void row_op(const char* shader, const char* kind, const Tensor& x, const Tensor& y, const void* extra, size_t extra_bytes,
+                const Tensor* third, bool elementwise);
+    void binary(const char* shader, const Tensor& a, const Tensor& b, Tensor& y);
+
+    std::unique_ptr<Device> dev_;
+    VulkanOptions opt_;
+    std::string name_;
+    std::unique_ptr<DeviceMemory> mem_;
+    std::unique_ptr<Pipelines> pipes_;
+    std::unique_ptr<Recorder> rec_;
+    Status err_; // the first error of recorded work: returned by the next sync()/download()
+    std::vector<void*> deferred_free_;
+    uint64_t max_binding_ = 0, align_ = 4;
+    bool has_tiled_ = true;
+    // rope: the (cos, sin) table of the last call, reused while the ring still holds it
+    std::vector<int32_t> rope_pos_;
+    RopeParams rope_p_;
+    std::vector<float> rope_ff_, rope_host_;
+    RingSlice rope_slice_;
+    uint64_t rope_submit_ = UINT64_MAX; // ring generation that holds rope_host_ at rope_slice_
+};
+
+} // namespace vkai::vk

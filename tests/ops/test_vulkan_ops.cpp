@@ -1,0 +1,445 @@
+// Every op of the Vulkan backend against the scalar reference (ops/ref.h) on odd and padded shapes,
+// in the normal and the forced-baseline path; mul_mat and get_rows for every weight type; operands
+// larger than one storage-buffer binding split into several dispatches; errors as Status.
+// Runs on lavapipe in CI; skips with the reason when there is no Vulkan device.
+#include "op_harness.h"
+
+#include "tensor/quant_blocks.h"
+
+#ifdef VKAI_HAVE_VULKAN
+#include "vulkan/vk_commands.h"
+#include "vulkan/vk_pipelines.h"
+#include "vulkan/vulkan_backend.h"
+#endif
+
+#include <cmath>
+#include <map>
+#include <memory>
+
+using namespace vkai;
+using test::Owned;
+using test::Tol;
+
+#ifdef VKAI_HAVE_VULKAN
+namespace {
+
+const DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,   DType::Q5_0,  DType::Q5_1, DType::Q8_0,
+                        DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+
+// One backend per (mode, binding limit), created on first use and kept for the whole run.
+Backend* backend(bool baseline, uint64_t max_binding = 0, std::string* why = nullptr) {
+    static std::map<std::pair<bool, uint64_t>, std::unique_ptr<Backend>> cache;
+    static std::string reason;
+    auto key = std::make_pair(baseline, max_binding);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second.get();
+    vk::VulkanOptions o;
+    o.baseline = baseline;
+    o.max_binding = max_binding;
+    Result<std::unique_ptr<Backend>> r = vk::create_vulkan_backend(o);
+    if (!r.ok()) {
+        reason = r.status().message();
+        if (why) *why = reason;
+        return nullptr;
+    }
+    return (cache[key] = std::move(r).value()).get();
+}
+
+#define NEED_BACKEND_LIMIT(var, baseline, limit)                                            \
+    std::string why_;                                                                       \
+    Backend* var = backend(baseline, limit, &why_);                                         \
+    if (!var) GTEST_SKIP() << "no Vulkan device: " << why_
+#define NEED_BACKEND(var, baseline) NEED_BACKEND_LIMIT(var, baseline, 0)
+
+// A device copy of a host tensor (same strides, padding included).
+struct Dev {
+    Backend* be;
+    void* base = nullptr;
+    Tensor t;
+    uint64_t bytes = 0;
+    Dev(Backend* b, const Owned& h) : be(b) {
+        bytes = h.bytes.size();
+        Result<void*> p = be->alloc(bytes, "test");
+        EXPECT_TRUE(p.ok()) << p.status().message();
+        base = *p;
+        EXPECT_TRUE(be->upload(base, h.bytes.data(), bytes).ok());
+        t = h.t;
+        t.data = base;
+    }
+    ~Dev() { be->free(base); }
+    // Downloads into a copy of h (so padding bytes that the op must not touch come back too).
+    Owned get(const Owned& h) const {
+        Owned o(h);
+        Status st = be->download(o.bytes.data(), base, bytes);
+        EXPECT_TRUE(st.ok()) << st.message();
+        return o;
+    }
+};
+
+class VulkanOps : public ::testing::TestWithParam<bool> {};
+
+// Random blocks with sane f16 scales for types that do not quantize; quantize_row otherwise.
+void fill_weights(Owned& w, uint64_t seed) { w.fill(seed); }
+
+TEST_P(VulkanOps, MulMatEveryType) {
+    NEED_BACKEND(be, GetParam());
+    for (DType t : kTypes) {
+        const int64_t blk = dtype_info(t).block;
+        const int64_t k = blk == 1 ? 37 : blk == 32 ? 32 * 7 : 256 * 3;
+        for (int64_t n : {1, 3, 6, 8, 70}) { // 8 and more columns take the tiled kernel
+            SCOPED_TRACE(strf("%s k=%lld n=%lld", dtype_name(t), (long long)k, (long long)n));
+            Owned w(t, k, 71, 1, 1, 1), x(DType::F32, k, n, 1, 1, 3), y(DType::F32, 71, n, 1, 1, 2);
+            fill_weights(w, 7);
+            x.fill(8);
+            Owned want(y);
+            ref::mul_mat(w.t, x.t, want.t);
+            Dev dw(be, w), dx(be, x), dy(be, y);
+            be->mul_mat(dw.t, dx.t, dy.t);
+            ASSERT_TRUE(be->sync().ok());
+            Owned got = dy.get(y);
+            const std::vector<float> g = got.f32(), wv = want.f32();
+            EXPECT_LE(test::nmse(g.data(), wv.data(), int64_t(g.size())), 1e-10);
+            EXPECT_TRUE(got.padding_intact());
+        }
+    }
+}
+
+TEST_P(VulkanOps, GetRowsEveryType) {
+    NEED_BACKEND(be, GetParam());
+    const int32_t ids[] = {3, 0, 12, 3, 7};
+    for (DType t : kTypes) {
+        SCOPED_TRACE(dtype_name(t));
+        const int64_t blk = dtype_info(t).block;
+        const int64_t k = blk == 1 ? 19 : blk == 32 ? 96 : 512;
+        Owned tab(t, k, 13, 1, 1, 1), out(DType::F32, k, 5, 1, 1, 2);
+        tab.fill(3);
+        Owned want(out);
+        ref::get_rows(tab.t, ids, 5, want.t);
+        Dev dt(be, tab), dout(be, out);
+        be->get_rows(dt.t, ids, 5, dout.t);
+        Owned got = dout.get(out);
+        EXPECT_TRUE(test::close(got.f32(), want.f32(), Tol{1e-7f, 1e-6f}));
+        EXPECT_TRUE(got.padding_intact());
+    }
+}
+
+TEST_P(VulkanOps, CopyConversions) {
+    NEED_BACKEND(be, GetParam());
+    const std::pair<DType, DType> cases[] = {{DType::F32, DType::F16}, {DType::F32, DType::BF16}, {DType::F16, DType::F32},
+                                             {DType::Q8_0, DType::F32}, {DType::Q4_K, DType::F16}, {DType::Q6_K, DType::F32},
+                                             {DType::F32, DType::F32},  {DType::Q4_0, DType::Q4_0}};
+    for (auto [s, d] : cases) {
+        SCOPED_TRACE(strf("%s -> %s", dtype_name(s), dtype_name(d)));
+        const int64_t n = dtype_info(s).block == 256 ? 256 : dtype_info(s).block == 32 ? 64 : 33;
+        Owned src(s, n, 5, 1, 1, 1), dst(d, n, 5, 1, 1, dtype_info(d).block == 1 ? 3 : 1);
+        src.fill(5);
+        Owned want(dst);
+        ref::copy(src.t, want.t);
+        Dev ds(be, src), dd(be, dst);
+        be->copy(ds.t, dd.t);
+        Owned got = dd.get(dst);
+        EXPECT_TRUE(test::same_bytes(got.packed(), want.packed()));
+        EXPECT_TRUE(got.padding_intact());
+    }
+}
+
+TEST_P(VulkanOps, RowOps) {
+    NEED_BACKEND(be, GetParam());
+    const Tol tol{1e-6f, 1e-5f};
+    for (int64_t n : {1, 7, 67, 300}) {
+        SCOPED_TRACE(strf("n=%lld", (long long)n));
+        Owned x(DType::F32, n, 3, 2, 1, 2), y(DType::F32, n, 3, 2, 1, 1), w(DType::F32, n);
+        x.fill(1, -3.0f, 3.0f);
+        w.fill(2);
+        Dev dx(be, x), dy(be, y), dw(be, w);
+        {
+            Owned want(y);
+            ref::rms_norm(x.t, &w.t, 1e-5f, want.t);
+            be->rms_norm(dx.t, &dw.t, 1e-5f, dy.t);
+            EXPECT_TRUE(test::close(dy.get(y).f32(), want.f32(), tol)) << "rms_norm";
+            ref::rms_norm(x.t, nullptr, 1e-6f, want.t);
+            be->rms_norm(dx.t, nullptr, 1e-6f, dy.t);
+            EXPECT_TRUE(test::close(dy.get(y).f32(), want.f32(), tol)) << "rms_norm without w";
+        }
+        {
+            Owned want(y);
+            ref::silu(x.t, want.t);
+            be->silu(dx.t, dy.t);
+            EXPECT_TRUE(test::close(dy.get(y).f32(), want.f32(), tol)) << "silu";
+            ref::gelu(x.t, want.t);
+            be->gelu(dx.t, dy.t);
+            EXPECT_TRUE(test::close(dy.get(y).f32(), want.f32(), tol)) << "gelu";
+        }
+        {
+            Owned b1(DType::F32, n, 1), b6(DType::F32, n, 3, 2, 1, 4);
+            b1.fill(11);
+            b6.fill(12);
+            Dev db1(be, b1), db6(be, b6);
+            Owned want(y);
+            ref::add(x.t, b1.t, want.t);
+            be->add(dx.t, db1.t, dy.t);
+            EXPECT_TRUE(test::close(dy.get(y).f32(), want.f32(), tol)) << "add broadcast";
+            ref::mul(x.t, b6.t, want.t);
+            be->mul(dx.t, db6.t, dy.t);
+            Owned got = dy.get(y);
+            EXPECT_TRUE(test::close(got.f32(), want.f32(), tol)) << "mul";
+            EXPECT_TRUE(got.padding_intact());
+        }
+        {
+            Owned mask(DType::F32, n, 2);
+            for (int64_t r = 0; r < 2; ++r)
+                for (int64_t i = 0; i < n; ++i) mask.frow(r)[i] = (r == 1 || i % 3 == 1) ? -INFINITY : 0.0f;
+            Dev dm(be, mask);
+            Owned want(y);
+            ref::softmax(x.t, &mask.t, 0.7f, want.t);
+            be->softmax(dx.t, &dm.t, 0.7f, dy.t);
+            EXPECT_TRUE(test::close(dy.get(y).f32(), want.f32(), tol)) << "softmax masked";
+            ref::softmax(x.t, nullptr, 1.0f, want.t);
+            be->softmax(dx.t, nullptr, 1.0f, dy.t);
+            EXPECT_TRUE(test::close(dy.get(y).f32(), want.f32(), tol)) << "softmax";
+        }
+        // In place, as the forward pass calls them.
+        {
+            Owned want(x), xx(x);
+            ref::silu(x.t, want.t);
+            Dev d(be, xx);
+            be->silu(d.t, d.t);
+            EXPECT_TRUE(test::close(d.get(x).f32(), want.f32(), tol)) << "silu in place";
+        }
+    }
+}
+
+TEST_P(VulkanOps, Rope) {
+    NEED_BACKEND(be, GetParam());
+    const int32_t pos[] = {0, 5, 17, 4000, 123456};
+    std::vector<float> ff(32);
+    for (size_t i = 0; i < ff.size(); ++i) ff[i] = 1.0f + float(i) * 0.25f;
+    for (RopeMode mode : {RopeMode::normal, RopeMode::neox})
+        for (int n_rot : {64, 32}) {
+            for (bool factors : {false, true}) {
+                SCOPED_TRACE(strf("mode=%d n_rot=%d ff=%d", int(mode), n_rot, int(factors)));
+                RopeParams p;
+                p.n_rot = n_rot;
+                p.mode = mode;
+                p.freq_base = 500000.0f;
+                p.freq_scale = 0.5f;
+                p.attn_factor = 1.1f;
+                p.freq_factors = factors ? ff.data() : nullptr;
+                Owned x(DType::F32, 64, 3, 5), y(DType::F32, 64, 3, 5);
+                x.fill(3);
+                Owned want(y);
+                ref::rope(x.t, pos, p, want.t);
+                Dev dx(be, x), dy(be, y);
+                be->rope(dx.t, pos, p, dy.t);
+                EXPECT_TRUE(test::close(dy.get(y).f32(), want.f32(), Tol{1e-6f, 1e-5f}));
+                be->rope(dx.t, pos, p, dx.t); // in place
+                EXPECT_TRUE(test::close(dx.get(x).f32(), want.f32(), Tol{1e-6f, 1e-5f}));
+            }
+        }
+}
+
+TEST_P(VulkanOps, SetRowsAndAttention) {
+    NEED_BACKEND(be, GetParam());
+    for (DType kv : {DType::F32, DType::F16})
+        for (int64_t hd : {64, 40, 128}) {
+            SCOPED_TRACE(strf("%s hd=%lld", dtype_name(kv), (long long)hd));
+            const int64_t n_head = 6, n_head_kv = 2, n_cells = 150, n_tok = 3;
+            // The cache starts as NaN everywhere: cells that the mask hides must never be read.
+            Owned kc(kv, hd, n_head_kv, n_cells), vc(kv, hd, n_head_kv, n_cells);
+            std::fill(kc.bytes.begin(), kc.bytes.end(), uint8_t(0xFF));
+            std::fill(vc.bytes.begin(), vc.bytes.end(), uint8_t(0xFF));
+            Dev dk(be, kc), dv(be, vc);
+            // Write 100 cells through set_rows in two calls, in a scattered order.
+            std::vector<int32_t> cells(100);
+            for (int32_t i = 0; i < 100; ++i) cells[size_t(i)] = (i * 37) % 149;
+            Owned knew(DType::F32, hd * n_head_kv, 100), vnew(DType::F32, hd * n_head_kv, 100);
+            knew.fill(20);
+            vnew.fill(21);
+            Dev dkn(be, knew), dvn(be, vnew);
+            Tensor k2 = make_tensor(kv, dk.t.data, hd * n_head_kv, n_cells), v2 = make_tensor(kv, dv.t.data, hd * n_head_kv, n_cells);
+            Tensor k2h = make_tensor(kv, kc.t.data, hd * n_head_kv, n_cells), v2h = make_tensor(kv, vc.t.data, hd * n_head_kv, n_cells);
+            be->set_rows(dkn.t, cells.data(), k2);
+            be->set_rows(dvn.t, cells.data(), v2);
+            ref::set_rows(knew.t, cells.data(), k2h);
+            ref::set_rows(vnew.t, cells.data(), v2h);
+            EXPECT_TRUE(test::same_bytes(dk.get(kc).bytes, kc.bytes)) << "set_rows k";
+            Owned q(DType::F32, hd, n_head, n_tok), out(DType::F32, hd, n_head, n_tok), mask(DType::F32, n_cells, n_tok);
+            q.fill(22);
+            for (int64_t t = 0; t < n_tok; ++t)
+                for (int64_t c = 0; c < n_cells; ++c) {
+                    bool written = false;
+                    for (int32_t w : cells) written |= w == c;
+                    mask.frow(t)[c] = (written && (t == 2 || c % (t + 2) == 0)) ? (c % 5 == 0 ? -0.5f : 0.0f) : -INFINITY;
+                    if (t == 1) mask.frow(t)[c] = -INFINITY; // a fully masked token gets zeros
+                }
+            Owned want(out);
+            ref::attention(q.t, kc.t, vc.t, mask.t, 0.125f, want.t);
+            Dev dq(be, q), dout(be, out), dm(be, mask);
+            be->attention(dq.t, dk.t, dv.t, dm.t, 0.125f, dout.t);
+            EXPECT_TRUE(test::close(dout.get(out).f32(), want.f32(), Tol{1e-5f, 1e-4f})) << "attention";
+        }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, VulkanOps, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "baseline" : "normal"; });
+
+// A small binding limit forces the row splitting that >128 MiB tensors need on lavapipe, cheaply.
+TEST(VulkanSplit, SmallBindingLimit) {
+    NEED_BACKEND_LIMIT(be, false, 64 * 1024);
+    for (DType t : {DType::F32, DType::Q8_0, DType::Q4_K}) {
+        SCOPED_TRACE(dtype_name(t));
+        const int64_t k = 1024, m = 200, n = 40; // weights 800 KiB f32: 13+ dispatches
+        Owned w(t, k, m), x(DType::F32, k, n), y(DType::F32, m, n);
+        w.fill(1);
+        x.fill(2);
+        Owned want(y);
+        ref::mul_mat(w.t, x.t, want.t);
+        Dev dw(be, w), dx(be, x), dy(be, y);
+        be->mul_mat(dw.t, dx.t, dy.t);
+        const std::vector<float> g = dy.get(y).f32(), wv = want.f32();
+        EXPECT_LE(test::nmse(g.data(), wv.data(), int64_t(g.size())), 1e-10);
+        std::vector<int32_t> ids = {199, 0, 57, 120};
+        Owned out(DType::F32, k, 4), wr(DType::F32, k, 4);
+        ref::get_rows(w.t, ids.data(), 4, wr.t);
+        Dev dout(be, out);
+        be->get_rows(dw.t, ids.data(), 4, dout.t);
+        EXPECT_TRUE(test::close(dout.get(out).f32(), wr.f32(), Tol{1e-7f, 1e-6f}));
+    }
+    Owned x(DType::F32, 1000, 100), y(DType::F32, 1000, 100), b(DType::F32, 1000, 1);
+    x.fill(3);
+    b.fill(4);
+    Owned want(y);
+    ref::add(x.t, b.t, want.t);
+    Dev dx(be, x), dy(be, y), db(be, b);
+    be->add(dx.t, db.t, dy.t);
+    EXPECT_TRUE(test::close(dy.get(y).f32(), want.f32(), Tol{1e-6f, 1e-6f}));
+    ref::rms_norm(x.t, &b.t, 1e-5f, want.t);
+    be->rms_norm(dx.t, &db.t, 1e-5f, dy.t);
+    EXPECT_TRUE(test::close(dy.get(y).f32(), want.f32(), Tol{1e-6f, 1e-5f}));
+}
+
+// A real tensor over 128 MiB (lavapipe's maxStorageBufferRange): a Q8_0 matrix of 136 MiB.
+TEST(VulkanSplit, TensorOver128MiB) {
+    NEED_BACKEND(be, false);
+    const int64_t k = 4096, m = 32768 + 37;
+    std::vector<uint8_t> wb(size_t(*row_bytes(DType::Q8_0, k) * uint64_t(m)));
+    uint64_t s = 88172645463325252ull;
+    for (size_t i = 0; i < wb.size(); ++i) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        wb[i] = uint8_t(s);
+    }
+    for (size_t blk = 0; blk < wb.size() / sizeof(block_q8_0); ++blk) { // f16 scale 2^-10
+        wb[blk * sizeof(block_q8_0)] = 0x00;
+        wb[blk * sizeof(block_q8_0) + 1] = 0x14;
+    }
+    ASSERT_GT(wb.size(), 128ull << 20);
+    Tensor w = make_tensor(DType::Q8_0, wb.data(), k, m);
+    Owned x(DType::F32, k, 2), y(DType::F32, m, 2);
+    x.fill(9);
+    Owned want(y);
+    ref::mul_mat(w, x.t, want.t);
+    Result<void*> dwp = be->alloc(wb.size(), "big");
+    ASSERT_TRUE(dwp.ok()) << dwp.status().message();
+    ASSERT_TRUE(be->upload(*dwp, wb.data(), wb.size()).ok());
+    Tensor dw = w;
+    dw.data = *dwp;
+    Dev dx(be, x), dy(be, y);
+    be->mul_mat(dw, dx.t, dy.t);
+    const std::vector<float> g = dy.get(y).f32(), wv = want.f32();
+    EXPECT_LE(test::nmse(g.data(), wv.data(), int64_t(g.size())), 1e-10);
+    const int32_t ids[] = {m - 1, 0, 20000};
+    Owned out(DType::F32, k, 3), wr(DType::F32, k, 3);
+    ref::get_rows(w, ids, 3, wr.t);
+    Dev dout(be, out);
+    be->get_rows(dw, ids, 3, dout.t);
+    EXPECT_TRUE(test::close(dout.get(out).f32(), wr.f32(), Tol{0, 0}));
+    be->free(*dwp);
+}
+
+// More dispatches than one descriptor pool holds (2048) before a sync: the recorder submits in the
+// middle, and host data staged for an op (ids, the rope table reused across calls) must survive it.
+TEST(VulkanSplit, ManyDispatchesBeforeSync) {
+    NEED_BACKEND(be, false);
+    const int64_t n = 2600;
+    Owned tab(DType::Q8_0, 64, 7), out(DType::F32, 64, n), x(DType::F32, 64, 1, n), y(DType::F32, 64, 1, n);
+    tab.fill(1);
+    x.fill(2);
+    Dev dt(be, tab), dout(be, out), dx(be, x), dy(be, y);
+    std::vector<int32_t> ids(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) ids[size_t(i)] = int32_t((i * 5) % 7);
+    RopeParams p;
+    p.n_rot = 64;
+    const int32_t pos = 42;
+    for (int64_t i = 0; i < n; ++i) {
+        Tensor o = make_tensor(DType::F32, static_cast<uint8_t*>(dout.t.data) + i * out.t.nb[1], 64, 1);
+        be->get_rows(dt.t, &ids[size_t(i)], 1, o);
+        Tensor xi = make_tensor(DType::F32, static_cast<uint8_t*>(dx.t.data) + i * x.t.nb[2], 64, 1, 1);
+        Tensor yi = make_tensor(DType::F32, static_cast<uint8_t*>(dy.t.data) + i * y.t.nb[2], 64, 1, 1);
+        be->rope(xi, &pos, p, yi);
+    }
+    ASSERT_TRUE(be->sync().ok());
+    Owned want_out(out), want_y(y);
+    ref::get_rows(tab.t, ids.data(), n, want_out.t);
+    std::vector<int32_t> all_pos(static_cast<size_t>(n), pos);
+    ref::rope(x.t, all_pos.data(), p, want_y.t);
+    EXPECT_TRUE(test::close(dout.get(out).f32(), want_out.f32(), Tol{0, 0}));
+    EXPECT_TRUE(test::close(dy.get(y).f32(), want_y.f32(), Tol{1e-6f, 1e-5f}));
+}
+
+// The barrier decision: only read-after-write, write-after-write and write-after-read on
+// overlapping ranges of one buffer need a barrier.
+TEST(VulkanBarriers, HazardTracker) {
+    using R = vk::HazardTracker::Range;
+    VkBuffer a = reinterpret_cast<VkBuffer>(uintptr_t(0x10)), b = reinterpret_cast<VkBuffer>(uintptr_t(0x20));
+    vk::HazardTracker h;
+    const R h_in{a, 0, 100}, q{a, 100, 200}, k{a, 200, 300}, v{b, 0, 100};
+    EXPECT_FALSE(h.conflicts(&h_in, 1, &q, 1)); // empty
+    h.add(&h_in, 1, &q, 1);                      // q = W h
+    EXPECT_FALSE(h.conflicts(&h_in, 1, &k, 1));  // k = W h: independent
+    h.add(&h_in, 1, &k, 1);
+    EXPECT_FALSE(h.conflicts(&h_in, 1, &v, 1));  // v in another buffer
+    h.add(&h_in, 1, &v, 1);
+    const R q_part{a, 150, 160};
+    EXPECT_TRUE(h.conflicts(&q_part, 1, nullptr, 0)); // reads q: RAW
+    EXPECT_TRUE(h.conflicts(nullptr, 0, &q_part, 1)); // rewrites q: WAW
+    const R h_part{a, 99, 101};
+    EXPECT_TRUE(h.conflicts(nullptr, 0, &h_part, 1)); // overwrites h that others read: WAR
+    const R other{b, 100, 200};
+    EXPECT_FALSE(h.conflicts(&h_in, 1, &other, 1));
+    h.clear();
+    EXPECT_FALSE(h.conflicts(&q_part, 1, &q_part, 1));
+}
+
+TEST(VulkanErrors, OutOfMemoryIsAStatus) {
+    NEED_BACKEND(be, false);
+    Result<void*> p = be->alloc(1ull << 50, "absurd");
+    ASSERT_FALSE(p.ok());
+    EXPECT_EQ(p.status().code(), Code::out_of_memory) << p.status().message();
+    EXPECT_TRUE(be->sync().ok());
+}
+
+TEST(VulkanErrors, DeviceLostMapsToStatus) {
+    EXPECT_EQ(vk::vk_status(VK_ERROR_DEVICE_LOST, "submit").code(), Code::device_lost);
+    EXPECT_EQ(vk::vk_status(VK_ERROR_OUT_OF_DEVICE_MEMORY, "alloc").code(), Code::out_of_memory);
+    EXPECT_EQ(vk::vk_status(VK_ERROR_INITIALIZATION_FAILED, "x").code(), Code::internal);
+}
+
+TEST(VulkanErrors, PipelineInterfaceMismatchIsAnError) {
+    std::string why;
+    if (!backend(false, 0, &why)) GTEST_SKIP() << "no Vulkan device: " << why;
+    Result<std::unique_ptr<vk::Device>> dev = vk::Device::create(0, false);
+    ASSERT_TRUE(dev.ok());
+    vk::Pipelines pipes(**dev);
+    Result<const vk::Pipeline*> bad = pipes.get("rms_norm", 2, 64);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), Code::internal);
+    Result<const vk::Pipeline*> none = pipes.get("no_such_shader", 1, 4);
+    EXPECT_FALSE(none.ok());
+    const uint32_t junk[] = {1, 2, 3};
+    EXPECT_FALSE(vk::reflect_spirv(junk, 3).ok());
+}
+
+} // namespace
+#else
+TEST(VulkanOps, Skipped) { GTEST_SKIP() << "built without the Vulkan backend (VKAI_VULKAN=OFF)"; }
+#endif
