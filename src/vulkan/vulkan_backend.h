@@ -25,6 +25,16 @@ Result<std::unique_ptr<Backend>> create_vulkan_backend(const VulkanOptions& opt 
 // ok when at least one usable Vulkan device exists; otherwise the one-line reason.
 Status probe();
 
+// What the device policy needs to know about each device, without Vulkan types.
+struct DeviceSummary {
+    int index;        // vulkan<index>
+    std::string name;
+    std::string type; // "discrete", "integrated", "virtual", "cpu" (a software rasterizer), "other"
+    uint64_t device_local_bytes;
+};
+// Every Vulkan device, or the reason there are none (unsupported / not_found).
+Result<std::vector<DeviceSummary>> list_devices();
+
 class VulkanBackendImpl; // vulkan_backend_impl.h
 
 } // namespace vkai::vk

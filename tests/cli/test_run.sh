@@ -20,6 +20,15 @@ if ! grep -q "Once upon" "$tmp/out" && grep -q "tok/s" "$tmp/err"; then ok; else
 # the log names the device
 if grep -q "^device: cpu" "$tmp/err"; then ok; else bad "run: device not logged"; fi
 
+# the same greedy text on a Vulkan device (lavapipe in CI) as on the CPU
+if "$VKAI" devices 2>/dev/null | grep -q "^vulkan0"; then
+    "$VKAI" run -m $MODEL -p "Once upon a time" -n 32 --temp 0 --device cpu > "$tmp/cpu" 2>/dev/null
+    "$VKAI" run -m $MODEL -p "Once upon a time" -n 32 --temp 0 --device vulkan0 > "$tmp/vk" 2> "$tmp/err"
+    if cmp -s "$tmp/cpu" "$tmp/vk" && grep -q "^device: vulkan0" "$tmp/err"; then ok; else bad "vulkan0 text differs from cpu: $(head -c 200 "$tmp/vk")"; fi
+else
+    echo "note: no Vulkan device; CPU/Vulkan comparison skipped"
+fi
+
 # seeds: same seed, same text; the random seed is reported and reproduces the run
 "$VKAI" run -m $MODEL -p "Once upon a time" -n 24 --temp 0.9 --seed 5 > "$tmp/a" 2>/dev/null
 "$VKAI" run -m $MODEL -p "Once upon a time" -n 24 --temp 0.9 --seed 5 > "$tmp/b" 2>/dev/null
@@ -66,6 +75,8 @@ expect_fail "$VKAI" perplexity -m $MODEL -f /nonexistent.txt
 expect_fail "$VKAI" synth --preset nope --vocab $MODEL -o "$tmp/x.gguf"
 expect_fail "$VKAI" synth --preset tiny --type Q9 --vocab $MODEL -o "$tmp/x.gguf"
 expect_fail "$VKAI" nosuchcommand
+expect_fail "$VKAI" run -m $MODEL -p hi --device gpu
+expect_fail "$VKAI" run -m $MODEL -p hi --device vulkan99
 
 echo "$pass passed, $failed failed"
 [ $failed -eq 0 ]

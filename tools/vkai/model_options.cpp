@@ -5,6 +5,10 @@
 #include "base/thread_pool.h"
 #include "base/timer.h"
 #include "cpu/cpu.h"
+#include "cpu/cpu_backend.h"
+#ifdef VKAI_HAVE_VULKAN
+#include "vulkan/vulkan_backend.h"
+#endif
 
 #include <algorithm>
 
@@ -17,6 +21,7 @@ std::vector<Option> model_options() {
         {"batch-size", "b", "N", "tokens per forward pass while reading the prompt (default 512)"},
         {"threads", "t", "N", "CPU threads (default: all cores)"},
         {"kv-type", "", "TYPE", "KV cache type: f16 (default) or f32"},
+        {"device", "", "D", "auto (default: a Vulkan GPU if there is one, else the CPU), cpu, or vulkanN (see vkai devices)"},
     };
 }
 
@@ -66,6 +71,61 @@ Result<llm::SamplerParams> sampling_params(const Args& a) {
     return p;
 }
 
+namespace {
+
+// The backend for --device. auto takes the first Vulkan GPU (a discrete one first) and otherwise the
+// CPU: a software Vulkan driver (lavapipe) is slower than the CPU kernels, so auto never picks it.
+Result<std::unique_ptr<Backend>> make_backend(const std::string& device, int threads, std::string& why) {
+    if (device == "cpu") {
+        why = "requested";
+        return std::unique_ptr<Backend>(std::make_unique<cpu::CpuBackend>(threads));
+    }
+#ifdef VKAI_HAVE_VULKAN
+    if (device.rfind("vulkan", 0) == 0) {
+        const std::string num = device.substr(6);
+        if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos || num.size() > 4)
+            return fail(Code::invalid_argument, "--device '%s': expected cpu, auto or vulkanN", device.c_str());
+        vk::VulkanOptions vo;
+        vo.device = std::stoi(num);
+        why = "requested";
+        return vk::create_vulkan_backend(vo);
+    }
+    if (device == "auto") {
+        auto devs = vk::list_devices();
+        if (!devs.ok()) {
+            why = "no usable Vulkan GPU: " + devs.status().message();
+        } else {
+            const vk::DeviceSummary* pick = nullptr;
+            for (const char* type : {"discrete", "integrated", "virtual"})
+                for (const auto& d : *devs)
+                    if (!pick && d.type == type) pick = &d;
+            if (pick) {
+                vk::VulkanOptions vo;
+                vo.device = pick->index;
+                auto be = vk::create_vulkan_backend(vo);
+                if (be.ok()) {
+                    why = "the first Vulkan GPU";
+                    return be;
+                }
+                why = "vulkan" + std::to_string(pick->index) + " failed to start: " + be.status().message();
+            } else {
+                why = "no Vulkan GPU (only software devices; use --device vulkanN to force one)";
+            }
+        }
+        return std::unique_ptr<Backend>(std::make_unique<cpu::CpuBackend>(threads));
+    }
+#else
+    if (device == "auto") {
+        why = "this build has no Vulkan";
+        return std::unique_ptr<Backend>(std::make_unique<cpu::CpuBackend>(threads));
+    }
+    if (device.rfind("vulkan", 0) == 0) return fail(Code::unsupported, "--device %s: this build of vkai has no Vulkan backend", device.c_str());
+#endif
+    return fail(Code::invalid_argument, "--device '%s': expected auto, cpu or vulkanN", device.c_str());
+}
+
+} // namespace
+
 Result<LoadedModel> load_model(const Args& a, int64_t default_ctx) {
     if (!a.has("model")) return fail(Code::invalid_argument, "missing -m MODEL (a GGUF file)");
     VKAI_ASSIGN_OR_RETURN(int64_t n_ctx, a.get_int("ctx-size", default_ctx));
@@ -90,12 +150,18 @@ Result<LoadedModel> load_model(const Args& a, int64_t default_ctx) {
     cp.n_batch = std::min(n_batch, n_ctx);
     cp.kv_type = kv_type;
     cp.threads = int(threads);
+    std::string why;
+    VKAI_ASSIGN_OR_RETURN(lm.backend, make_backend(a.get("device", "auto"), int(threads), why));
+    cp.backend = lm.backend.get();
     VKAI_ASSIGN_OR_RETURN(lm.ctx, llm::Context::create(*lm.model, cp));
     lm.load_s = now_s() - t0;
     VKAI_LOG_INFO("model: %s (%s, %lld layers, %s of weights), context %lld, KV cache %s %s", a.get("model").c_str(), hp.arch.c_str(),
                   (long long)hp.n_layer, format_bytes(lm.model->weight_bytes()).c_str(), (long long)n_ctx, dtype_name(kv_type),
                   format_bytes(lm.ctx->kv().bytes()).c_str());
-    VKAI_LOG_INFO("device: %s (%d threads, %s kernels)", lm.ctx->backend().name().c_str(), threads > 0 ? int(threads) : ThreadPool::default_threads(), cpu::simd_name());
+    if (lm.backend->name() == "cpu")
+        VKAI_LOG_INFO("device: cpu (%d threads, %s kernels; %s)", threads > 0 ? int(threads) : ThreadPool::default_threads(), cpu::simd_name(), why.c_str());
+    else
+        VKAI_LOG_INFO("device: %s (%s)", lm.backend->name().c_str(), why.c_str());
     return lm;
 }
 

@@ -11,11 +11,12 @@
 
 namespace vkai::cli {
 
-std::vector<Option> model_options();    // -m, -c, -b, -t, --kv-type
+std::vector<Option> model_options();    // -m, -c, -b, -t, --kv-type, --device
 std::vector<Option> sampling_options(); // --temp, --top-k, --top-p, --min-p, --typical, penalties, --seed
 
 struct LoadedModel {
     std::unique_ptr<llm::Model> model;
+    std::unique_ptr<Backend> backend; // before ctx: destroyed after it
     std::unique_ptr<llm::Context> ctx;
     double load_s = 0;
 };
