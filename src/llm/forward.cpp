@@ -20,27 +20,47 @@ enum Slot { X, H, Q, K, V, ATTN, GATE, UP, MASK, XSEL, LOGITS, ROUTER, XE, YE, M
 Context::Context(const Model& model, const ContextParams& params) : model_(model), params_(params) {}
 
 Context::~Context() {
-    if (!backend_) return;
-    for (void* p : act_)
-        if (p) backend_->free(p);
-    for (void* p : uploaded_) backend_->free(p);
+    for (auto& e : execs_)
+        for (void* p : e.act)
+            if (p) e.be->free(p);
+    for (auto& [be, p] : uploaded_) be->free(p);
+}
+
+Tensor Context::Exec::t(int slot, int64_t ne0, int64_t ne1, int64_t ne2) const {
+    VKAI_ASSERT(uint64_t(ne0 * ne1 * ne2) * 4 <= act_bytes[size_t(slot)], "activation slot %d too small", slot);
+    return make_tensor(DType::F32, act[size_t(slot)], ne0, ne1, ne2);
 }
 
 Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextParams& p) {
     if (p.n_batch < 1 || p.n_batch > 65536) return fail(Code::invalid_argument, "batch size %lld out of range [1, 65536]", (long long)p.n_batch);
     std::unique_ptr<Context> c(new Context(model, p));
-    if (p.backend) {
-        c->backend_ = p.backend;
-    } else {
-        c->owned_backend_ = std::make_unique<cpu::CpuBackend>(p.threads);
-        c->backend_ = c->owned_backend_.get();
-    }
-    Backend& be = *c->backend_;
-    VKAI_ASSIGN_OR_RETURN(c->kv_, KvCache::create(model.hp(), p.n_ctx, p.kv_type, be));
-    VKAI_TRY(c->place_weights());
-
     const HParams& h = model.hp();
-    const uint64_t nb = uint64_t(std::min(p.n_batch, p.n_ctx));
+    // The CPU backend: the caller's when it passed one, else our own.
+    const bool gpu = p.backend && p.backend->name() != "cpu";
+    Backend* cpu = p.backend && !gpu ? p.backend : nullptr;
+    if (!cpu) {
+        c->cpu_backend_ = std::make_unique<cpu::CpuBackend>(p.threads);
+        cpu = c->cpu_backend_.get();
+    }
+    c->execs_.push_back({cpu, {}, {}});
+    if (gpu) c->execs_.push_back({p.backend, {}, {}});
+    c->n_main_layers_ = !gpu ? 0 : (p.n_gpu_layers < 0 ? h.n_layer : std::min<int64_t>(p.n_gpu_layers, h.n_layer));
+    std::vector<Backend*> layer_be;
+    for (int64_t l = 0; l < h.n_layer; ++l) {
+        c->layer_exec_.push_back(l < c->n_main_layers_ ? 1 : 0);
+        layer_be.push_back(c->execs_[size_t(c->layer_exec_.back())].be);
+    }
+    c->head_exec_ = gpu && c->n_main_layers_ == h.n_layer ? 1 : 0;
+    VKAI_ASSIGN_OR_RETURN(c->kv_, KvCache::create(h, p.n_ctx, p.kv_type, layer_be));
+    VKAI_TRY(c->place_weights());
+    for (auto& e : c->execs_) VKAI_TRY(c->alloc_activations(e));
+    c->mask_host_.resize(size_t(p.n_ctx) * size_t(std::min(p.n_batch, p.n_ctx)));
+    return c;
+}
+
+Status Context::alloc_activations(Exec& e) {
+    const HParams& h = model_.hp();
+    const uint64_t nb = uint64_t(std::min(params_.n_batch, params_.n_ctx));
     const uint64_t q_dim = uint64_t(h.n_head * h.head_dim), kv_dim = uint64_t(h.n_head_kv * h.head_dim), embd = uint64_t(h.n_embd);
     const uint64_t ff = uint64_t(std::max(h.n_ff, h.n_ff_exp));
     uint64_t floats[N_SLOTS] = {};
@@ -52,7 +72,7 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     floats[ATTN] = q_dim * nb;
     floats[GATE] = ff * nb;
     floats[UP] = ff * nb;
-    floats[MASK] = uint64_t(p.n_ctx) * nb;
+    floats[MASK] = uint64_t(params_.n_ctx) * nb;
     floats[XSEL] = embd * nb;
     floats[LOGITS] = uint64_t(h.n_vocab) * nb;
     if (h.n_expert > 0) {
@@ -61,54 +81,62 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
         floats[YE] = embd * nb;
         floats[MOE_OUT] = embd * nb;
     }
-    c->act_.assign(N_SLOTS, nullptr);
-    c->act_bytes_.assign(N_SLOTS, 0);
+    e.act.assign(N_SLOTS, nullptr);
+    e.act_bytes.assign(N_SLOTS, 0);
     for (int s = 0; s < N_SLOTS; ++s) {
         if (!floats[s]) continue;
-        VKAI_ASSIGN_OR_RETURN(c->act_[size_t(s)], be.alloc(floats[s] * 4, "activations"));
-        c->act_bytes_[size_t(s)] = floats[s] * 4;
+        VKAI_ASSIGN_OR_RETURN(e.act[size_t(s)], e.be->alloc(floats[s] * 4, "activations"));
+        e.act_bytes[size_t(s)] = floats[s] * 4;
     }
-    c->mask_host_.resize(size_t(floats[MASK]));
-    return c;
+    return {};
 }
 
-// Weights stay in the mapped file when the backend computes on host memory; otherwise each tensor
-// is uploaded once and the backend's copy is used.
+// A tensor stays in the mapped file when its backend computes on host memory; otherwise it is
+// uploaded once and the backend's copy is used.
+Status Context::place(Tensor& t, Backend& be) {
+    if (!t.data || be.uses_host_memory()) return {};
+    const uint64_t bytes = tensor_bytes(t);
+    VKAI_ASSIGN_OR_RETURN(void* dst, be.alloc(bytes, "weights"));
+    uploaded_.push_back({&be, dst});
+    VKAI_TRY(be.upload(dst, t.data, bytes));
+    t.data = dst;
+    return {};
+}
+
 Status Context::place_weights() {
     w_ = model_.weights();
-    Backend& be = *backend_;
-    if (be.uses_host_memory()) return {};
-    auto place = [&](Tensor& t) -> Status {
-        if (!t.data) return {};
-        const uint64_t bytes = tensor_bytes(t);
-        VKAI_ASSIGN_OR_RETURN(void* dst, be.alloc(bytes, "weights"));
-        uploaded_.push_back(dst);
-        VKAI_TRY(be.upload(dst, t.data, bytes));
-        t.data = dst;
-        return {};
-    };
-    const bool tied = model_.hp().tied_embeddings;
-    VKAI_TRY(place(w_.tok_embd));
-    VKAI_TRY(place(w_.output_norm));
-    VKAI_TRY(place(w_.rope_freqs));
-    if (tied) w_.output = w_.tok_embd;
-    else VKAI_TRY(place(w_.output));
-    for (auto& L : w_.layers)
+    Backend& head = *execs_[size_t(head_exec_)].be;
+    // tok_embd stays on the CPU (one row per token is read); the head gets its own copy if tied.
+    w_.output = model_.weights().output;
+    VKAI_TRY(place(w_.output, head));
+    VKAI_TRY(place(w_.output_norm, head));
+    for (size_t l = 0; l < w_.layers.size(); ++l) {
+        Backend& be = *execs_[size_t(layer_exec_[l])].be;
+        LayerWeights& L = w_.layers[l];
         for (Tensor* t : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.bq, &L.bk, &L.bv, &L.q_norm, &L.k_norm, &L.wo, &L.ffn_norm, &L.ffn_gate,
                           &L.ffn_up, &L.ffn_down, &L.router, &L.gate_exps, &L.up_exps, &L.down_exps})
-            VKAI_TRY(place(*t));
-    return be.sync();
+            VKAI_TRY(place(*t, be));
+    }
+    for (auto& e : execs_) VKAI_TRY(e.be->sync());
+    return {};
 }
 
-Tensor Context::act(int slot, int64_t ne0, int64_t ne1, int64_t ne2) {
-    VKAI_ASSERT(uint64_t(ne0 * ne1 * ne2) * 4 <= act_bytes_[size_t(slot)], "activation slot %d too small", slot);
-    return make_tensor(DType::F32, act_[size_t(slot)], ne0, ne1, ne2);
+// Copies the residual stream x (n tokens) from one backend to another at a layer boundary.
+Status Context::move_x(const Exec& from, const Exec& to, int64_t n) {
+    const uint64_t bytes = uint64_t(model_.hp().n_embd * n) * 4;
+    void* src = from.act[X];
+    void* dst = to.act[X];
+    if (from.be->uses_host_memory()) return to.be->upload(dst, src, bytes);
+    if (to.be->uses_host_memory()) return from.be->download(dst, src, bytes);
+    x_host_.resize(size_t(bytes / 4));
+    VKAI_TRY(from.be->download(x_host_.data(), src, bytes));
+    return to.be->upload(dst, x_host_.data(), bytes);
 }
 
-void Context::ffn_dense(const LayerWeights& L, Tensor& h, int64_t n) {
+void Context::ffn_dense(Exec& e, const LayerWeights& L, Tensor& h, int64_t n) {
     const HParams& hp = model_.hp();
-    Backend& be = *backend_;
-    Tensor g = act(GATE, hp.n_ff, n), u = act(UP, hp.n_ff, n);
+    Backend& be = *e.be;
+    Tensor g = e.t(GATE, hp.n_ff, n), u = e.t(UP, hp.n_ff, n);
     be.mul_mat(L.ffn_gate, h, g);
     be.mul_mat(L.ffn_up, h, u);
     be.silu(g, g);
@@ -120,11 +148,11 @@ void Context::ffn_dense(const LayerWeights& L, Tensor& h, int64_t n) {
 // expert once on all the tokens routed to it. h holds the normalized input and receives the output.
 // Routing is decided on the host (the router logits are downloaded), as the expert choice decides
 // which weights the next ops read.
-Status Context::ffn_moe(const LayerWeights& L, Tensor& h, int64_t n) {
+Status Context::ffn_moe(Exec& ex, const LayerWeights& L, Tensor& h, int64_t n) {
     const HParams& hp = model_.hp();
-    Backend& be = *backend_;
+    Backend& be = *ex.be;
     const int64_t ne = hp.n_expert, k = hp.n_expert_used, d = hp.n_embd, ff = hp.n_ff_exp;
-    Tensor r = act(ROUTER, ne, n);
+    Tensor r = ex.t(ROUTER, ne, n);
     be.mul_mat(L.router, h, r);
     be.softmax(r, nullptr, 1.0f, r);
     std::vector<float> probs(size_t(ne * n));
@@ -158,7 +186,7 @@ Status Context::ffn_moe(const LayerWeights& L, Tensor& h, int64_t n) {
             }
         if (toks.empty()) continue;
         const int64_t m = int64_t(toks.size());
-        Tensor xe = act(XE, d, m), ye = act(YE, d, m), g = act(GATE, ff, m), u = act(UP, ff, m);
+        Tensor xe = ex.t(XE, d, m), ye = ex.t(YE, d, m), g = ex.t(GATE, ff, m), u = ex.t(UP, ff, m);
         be.get_rows(h, toks.data(), m, xe);
         auto slice = [e](const Tensor& w) {
             Tensor s = w;
@@ -185,7 +213,6 @@ Status Context::ffn_moe(const LayerWeights& L, Tensor& h, int64_t n) {
 Status Context::decode(const Batch& b) {
     const HParams& hp = model_.hp();
     const Weights& W = w_;
-    Backend& be = *backend_;
     const int64_t n = b.size();
     if (n == 0) return fail(Code::invalid_argument, "decode: empty batch");
     if (n > params_.n_batch || n > kv_.n_cells())
@@ -199,13 +226,8 @@ Status Context::decode(const Batch& b) {
     VKAI_ASSIGN_OR_RETURN(std::vector<int32_t> cells, kv_.claim(b.pos.data(), b.seq.data(), n));
 
     const int64_t q_dim = hp.n_head * hp.head_dim, kv_dim = hp.n_head_kv * hp.head_dim, n_cells = kv_.n_cells();
-    Tensor x = act(X, hp.n_embd, n), h = act(H, hp.n_embd, n);
-    Tensor q = act(Q, q_dim, n), k = act(K, kv_dim, n), v = act(V, kv_dim, n), attn = act(ATTN, q_dim, n);
-    Tensor q3 = act(Q, hp.head_dim, hp.n_head, n), k3 = act(K, hp.head_dim, hp.n_head_kv, n);
-    Tensor attn3 = act(ATTN, hp.head_dim, hp.n_head, n);
 
     // Mask: a token sees the cells of its own sequence at positions up to its own.
-    Tensor mask = act(MASK, n_cells, n);
     for (int64_t t = 0; t < n; ++t) {
         float* m = mask_host_.data() + t * n_cells;
         for (int64_t c = 0; c < n_cells; ++c) {
@@ -213,7 +235,7 @@ Status Context::decode(const Batch& b) {
             m[c] = vis ? 0.0f : -INFINITY;
         }
     }
-    VKAI_TRY(be.upload(mask.data, mask_host_.data(), uint64_t(n * n_cells) * 4));
+    for (auto& e : execs_) VKAI_TRY(e.be->upload(e.act[MASK], mask_host_.data(), uint64_t(n * n_cells) * 4));
 
     RopeParams rope;
     rope.n_rot = int(hp.n_rot);
@@ -224,9 +246,26 @@ Status Context::decode(const Batch& b) {
     rope.freq_factors = static_cast<const float*>(model_.weights().rope_freqs.data);
     const float scale = 1.0f / std::sqrt(float(hp.head_dim));
 
-    be.get_rows(W.tok_embd, b.token.data(), n, x);
+    // The embedding lookup runs on the CPU; x then moves to whichever backend runs layer 0.
+    int cur = 0;
+    {
+        Tensor x0 = execs_[0].t(X, hp.n_embd, n);
+        execs_[0].be->get_rows(W.tok_embd, b.token.data(), n, x0);
+    }
     for (int64_t l = 0; l < hp.n_layer; ++l) {
+        const int ei = layer_exec_[size_t(l)];
+        if (ei != cur) {
+            VKAI_TRY(move_x(execs_[size_t(cur)], execs_[size_t(ei)], n));
+            cur = ei;
+        }
+        Exec& e = execs_[size_t(ei)];
+        Backend& be = *e.be;
         const LayerWeights& L = W.layers[size_t(l)];
+        Tensor x = e.t(X, hp.n_embd, n), h = e.t(H, hp.n_embd, n);
+        Tensor q = e.t(Q, q_dim, n), k = e.t(K, kv_dim, n), v = e.t(V, kv_dim, n), attn = e.t(ATTN, q_dim, n);
+        Tensor q3 = e.t(Q, hp.head_dim, hp.n_head, n), k3 = e.t(K, hp.head_dim, hp.n_head_kv, n);
+        Tensor attn3 = e.t(ATTN, hp.head_dim, hp.n_head, n), mask = e.t(MASK, n_cells, n);
+
         be.rms_norm(x, &L.attn_norm, hp.norm_eps, h);
         be.mul_mat(L.wq, h, q);
         be.mul_mat(L.wk, h, k);
@@ -237,7 +276,7 @@ Status Context::decode(const Batch& b) {
             be.add(v, L.bv, v);
         }
         if (L.q_norm.data) {
-            Tensor qh = act(Q, hp.head_dim, hp.n_head * n), kh = act(K, hp.head_dim, hp.n_head_kv * n);
+            Tensor qh = e.t(Q, hp.head_dim, hp.n_head * n), kh = e.t(K, hp.head_dim, hp.n_head_kv * n);
             be.rms_norm(qh, &L.q_norm, hp.norm_eps, qh);
             be.rms_norm(kh, &L.k_norm, hp.norm_eps, kh);
         }
@@ -253,25 +292,37 @@ Status Context::decode(const Batch& b) {
         be.mul_mat(L.wo, attn, h);
         be.add(x, h, x);
         be.rms_norm(x, &L.ffn_norm, hp.norm_eps, h);
-        if (hp.n_expert > 0) VKAI_TRY(ffn_moe(L, h, n));
-        else ffn_dense(L, h, n);
+        if (hp.n_expert > 0) VKAI_TRY(ffn_moe(e, L, h, n));
+        else ffn_dense(e, L, h, n);
         be.add(x, h, x);
+    }
+    if (head_exec_ != cur) {
+        VKAI_TRY(move_x(execs_[size_t(cur)], execs_[size_t(head_exec_)], n));
+        cur = head_exec_;
     }
 
     // Logits only for the tokens that want them (usually the last one of each sequence).
+    Exec& e = execs_[size_t(cur)];
+    Backend& be = *e.be;
     std::vector<int32_t> rows;
     for (int64_t i = 0; i < n; ++i)
         if (b.want_logits[size_t(i)]) rows.push_back(int32_t(i));
     n_logits_ = int64_t(rows.size());
-    if (rows.empty()) return be.sync();
-    const int64_t no = n_logits_;
-    Tensor xs = act(XSEL, hp.n_embd, no), lg = act(LOGITS, hp.n_vocab, no);
-    be.get_rows(x, rows.data(), no, xs);
-    be.rms_norm(xs, &W.output_norm, hp.norm_eps, xs);
-    be.mul_mat(W.output, xs, lg);
-    logits_.resize(size_t(hp.n_vocab * no));
-    VKAI_TRY(be.download(logits_.data(), lg.data, logits_.size() * 4));
-    return be.sync();
+    Status st;
+    if (!rows.empty()) {
+        const int64_t no = n_logits_;
+        Tensor x = e.t(X, hp.n_embd, n), xs = e.t(XSEL, hp.n_embd, no), lg = e.t(LOGITS, hp.n_vocab, no);
+        be.get_rows(x, rows.data(), no, xs);
+        be.rms_norm(xs, &W.output_norm, hp.norm_eps, xs);
+        be.mul_mat(W.output, xs, lg);
+        logits_.resize(size_t(hp.n_vocab * no));
+        st = be.download(logits_.data(), lg.data, logits_.size() * 4);
+    }
+    for (auto& ex : execs_) {
+        Status s2 = ex.be->sync();
+        if (st.ok() && !s2.ok()) st = s2;
+    }
+    return st;
 }
 
 } // namespace vkai::llm

@@ -33,8 +33,11 @@ struct ContextParams {
     int64_t n_ctx = 4096;   // KV cells shared by all sequences
     int64_t n_batch = 512;  // most tokens one decode() takes; longer prompts are split by the caller
     DType kv_type = DType::F16;
-    int threads = 0;            // CPU threads when the context makes its own CPU backend (0 = all cores)
-    Backend* backend = nullptr; // where everything runs; null = a CPU backend owned by the context
+    int threads = 0;            // CPU threads of the CPU backend the context makes (0 = all cores)
+    Backend* backend = nullptr; // the main backend (a GPU); null = everything on the CPU
+    // Layers [0, n_gpu_layers) run on `backend`, the rest on the CPU; < 0 = all layers. The token
+    // embedding is looked up on the CPU; the output head runs on `backend` only when every layer does.
+    int64_t n_gpu_layers = -1;
 };
 
 class Context {
@@ -52,27 +55,38 @@ public:
 
     const Model& model() const { return model_; }
     KvCache& kv() { return kv_; }
-    Backend& backend() { return *backend_; }
+    Backend& backend() { return *execs_.back().be; } // the main backend (the CPU when there is no GPU)
+    int64_t n_gpu_layers() const { return n_main_layers_; }
     const ContextParams& params() const { return params_; }
 
 private:
+    // A backend in use and its activation buffers (one per slot, each sized for n_batch tokens).
+    struct Exec {
+        Backend* be = nullptr;
+        std::vector<void*> act;
+        std::vector<uint64_t> act_bytes;
+        Tensor t(int slot, int64_t ne0, int64_t ne1 = 1, int64_t ne2 = 1) const;
+    };
+
     Context(const Model& model, const ContextParams& params);
+    Status alloc_activations(Exec& e);
+    Status place(Tensor& t, Backend& be);
     Status place_weights();
-    Tensor act(int slot, int64_t ne0, int64_t ne1 = 1, int64_t ne2 = 1);
-    void ffn_dense(const LayerWeights& L, Tensor& h, int64_t n);
-    Status ffn_moe(const LayerWeights& L, Tensor& h, int64_t n);
+    Status move_x(const Exec& from, const Exec& to, int64_t n);
+    void ffn_dense(Exec& e, const LayerWeights& L, Tensor& h, int64_t n);
+    Status ffn_moe(Exec& e, const LayerWeights& L, Tensor& h, int64_t n);
 
     const Model& model_;
     ContextParams params_;
-    std::unique_ptr<Backend> owned_backend_;
-    Backend* backend_ = nullptr;
+    std::unique_ptr<Backend> cpu_backend_; // ours when the caller passed no CPU backend
+    std::vector<Exec> execs_;              // [0] = CPU; [1] = the main backend when it is not the CPU
+    std::vector<int> layer_exec_;          // per layer: index into execs_
+    int head_exec_ = 0;                    // where the output norm and head run
+    int64_t n_main_layers_ = 0;
     KvCache kv_;
-    Weights w_;                   // the model's weights as the backend sees them
-    std::vector<void*> uploaded_; // backend allocations holding uploaded weights
-    // Activation buffers on the backend, one per slot, each sized for n_batch tokens.
-    std::vector<void*> act_;
-    std::vector<uint64_t> act_bytes_;
-    std::vector<float> mask_host_, logits_;
+    Weights w_;                                            // the weights as each layer's backend sees them
+    std::vector<std::pair<Backend*, void*>> uploaded_;     // backend allocations holding uploaded weights
+    std::vector<float> mask_host_, logits_, x_host_;
     int64_t n_logits_ = 0;
 };
 

@@ -13,7 +13,7 @@ KvCache& KvCache::operator=(KvCache&& o) noexcept {
         n_cells_ = o.n_cells_;
         type_ = o.type_;
         bytes_ = o.bytes_;
-        backend_ = o.backend_;
+        backends_ = std::move(o.backends_);
         k_ = std::move(o.k_);
         v_ = std::move(o.v_);
         pos_ = std::move(o.pos_);
@@ -22,20 +22,19 @@ KvCache& KvCache::operator=(KvCache&& o) noexcept {
         search_from_ = o.search_from_;
         o.k_.clear();
         o.v_.clear();
-        o.backend_ = nullptr;
+        o.backends_.clear();
     }
     return *this;
 }
 
 KvCache::~KvCache() {
-    if (!backend_) return;
-    for (void* p : k_) backend_->free(p);
-    for (void* p : v_) backend_->free(p);
+    for (size_t l = 0; l < k_.size(); ++l) backends_[l]->free(k_[l]);
+    for (size_t l = 0; l < v_.size(); ++l) backends_[l]->free(v_[l]);
     k_.clear();
     v_.clear();
 }
 
-Result<KvCache> KvCache::create(const HParams& hp, int64_t n_cells, DType type, Backend& backend) {
+Result<KvCache> KvCache::create(const HParams& hp, int64_t n_cells, DType type, const std::vector<Backend*>& layer_backends) {
     if (type != DType::F16 && type != DType::F32)
         return fail(Code::unsupported, "KV cache type %s is not supported (use F16 or F32)", dtype_name(type));
     if (n_cells < 1 || n_cells > (int64_t(1) << 24)) return fail(Code::invalid_argument, "context size %lld is out of range", (long long)n_cells);
@@ -45,12 +44,18 @@ Result<KvCache> KvCache::create(const HParams& hp, int64_t n_cells, DType type, 
     c.type_ = type;
     const uint64_t row = uint64_t(hp.head_dim * hp.n_head_kv) * (type == DType::F16 ? 2 : 4);
     const uint64_t per_layer = row * uint64_t(n_cells);
-    c.backend_ = &backend;
+    if (int64_t(layer_backends.size()) != hp.n_layer) return fail(Code::internal, "KV cache: one backend per layer expected");
+    c.backends_ = layer_backends;
     for (int64_t l = 0; l < hp.n_layer; ++l) {
+        Backend& backend = *layer_backends[size_t(l)];
         auto k = backend.alloc(per_layer, "KV cache");
         if (k.ok()) c.k_.push_back(*k);
         auto v = backend.alloc(per_layer, "KV cache");
         if (v.ok()) c.v_.push_back(*v);
+        if (k.ok() != v.ok()) { // keep k_ and v_ paired so the destructor frees both
+            if (k.ok()) backend.free(c.k_.back()), c.k_.pop_back();
+            else backend.free(c.v_.back()), c.v_.pop_back();
+        }
         if (!k.ok() || !v.ok())
             return fail(Code::out_of_memory, "KV cache of %s for %lld cells does not fit in %s memory; use a smaller context (-c)",
                         format_bytes(per_layer * 2 * uint64_t(hp.n_layer)).c_str(), (long long)n_cells, backend.name().c_str());

@@ -15,8 +15,8 @@ namespace vkai::llm {
 
 class KvCache {
 public:
-    // type: F16 (default) or F32. The K/V memory lives on `backend`.
-    static Result<KvCache> create(const HParams& hp, int64_t n_cells, DType type, Backend& backend);
+    // type: F16 (default) or F32. Layer l's K/V memory lives on layer_backends[l] (one entry per layer).
+    static Result<KvCache> create(const HParams& hp, int64_t n_cells, DType type, const std::vector<Backend*>& layer_backends);
     KvCache() = default;
     KvCache(KvCache&& o) noexcept { *this = std::move(o); }
     KvCache& operator=(KvCache&& o) noexcept;
@@ -48,8 +48,8 @@ private:
     int64_t n_cells_ = 0;
     DType type_ = DType::F16;
     uint64_t bytes_ = 0;
-    Backend* backend_ = nullptr;
-    std::vector<void*> k_, v_; // per layer, backend memory
+    std::vector<Backend*> backends_; // per layer
+    std::vector<void*> k_, v_;       // per layer, in that layer's backend memory
     std::vector<int32_t> pos_, seq_;
     int64_t used_ = 0;
     int64_t search_from_ = 0; // where the next claim starts looking: keeps a sequence's cells in order

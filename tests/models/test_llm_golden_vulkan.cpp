@@ -45,11 +45,15 @@ TEST_P(LlmGoldenVulkan, MatchesTransformers) {
     auto model = llm::Model::load(base + ".gguf");
     ASSERT_TRUE(model.ok()) << model.status().message();
     const int64_t nv = model->hp().n_vocab;
-    for (int64_t nb : {int64_t(64), int64_t(5)}) {
+    // All layers on Vulkan, then partial offload (-ngl 1 of 2: the residual stream crosses to the
+    // CPU after layer 0 and the head runs on the CPU), then none; one and several batches each.
+    const std::pair<int64_t, int64_t> configs[] = {{64, -1}, {5, -1}, {64, 1}, {5, 1}, {64, 0}};
+    for (const auto& [nb, ngl] : configs) {
         llm::ContextParams cp;
         cp.n_ctx = 64;
         cp.n_batch = nb;
         cp.backend = be->get();
+        cp.n_gpu_layers = ngl;
         auto ctx = llm::Context::create(*model, cp);
         ASSERT_TRUE(ctx.ok()) << ctx.status().message();
         std::vector<std::vector<float>> logits;
@@ -64,7 +68,7 @@ TEST_P(LlmGoldenVulkan, MatchesTransformers) {
         double worst = 0;
         for (size_t p = 0; p < g.logits.size(); ++p)
             worst = std::max(worst, test::nmse(logits[p].data(), g.logits[p].data(), int64_t(g.logits[p].size())));
-        EXPECT_LT(worst, 1e-5) << "batch " << nb;
+        EXPECT_LT(worst, 1e-5) << "batch " << nb << " ngl " << ngl;
         std::vector<int32_t> greedy;
         std::vector<float> last = logits.back();
         int32_t pos = int32_t(g.prompt.size());
@@ -77,8 +81,8 @@ TEST_P(LlmGoldenVulkan, MatchesTransformers) {
             ASSERT_TRUE(st.ok()) << st.message();
             last.assign((*ctx)->logits(0), (*ctx)->logits(0) + nv);
         }
-        EXPECT_EQ(greedy, g.greedy) << "batch " << nb;
-        if (nb == 64) std::printf("[ %s %s ] worst logits NMSE %.3g\n", arch.c_str(), baseline ? "baseline" : "normal", worst);
+        EXPECT_EQ(greedy, g.greedy) << "batch " << nb << " ngl " << ngl;
+        if (nb == 64) std::printf("[ %s %s ngl %lld ] worst logits NMSE %.3g\n", arch.c_str(), baseline ? "baseline" : "normal", (long long)ngl, worst);
     }
 }
 

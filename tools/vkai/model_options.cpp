@@ -22,6 +22,7 @@ std::vector<Option> model_options() {
         {"threads", "t", "N", "CPU threads (default: all cores)"},
         {"kv-type", "", "TYPE", "KV cache type: f16 (default) or f32"},
         {"device", "", "D", "auto (default: a Vulkan GPU if there is one, else the CPU), cpu, or vulkanN (see vkai devices)"},
+        {"n-gpu-layers", "ngl", "N", "layers on the GPU, the rest on the CPU (default: all)"},
     };
 }
 
@@ -153,6 +154,8 @@ Result<LoadedModel> load_model(const Args& a, int64_t default_ctx) {
     std::string why;
     VKAI_ASSIGN_OR_RETURN(lm.backend, make_backend(a.get("device", "auto"), int(threads), why));
     cp.backend = lm.backend.get();
+    VKAI_ASSIGN_OR_RETURN(int64_t ngl, a.get_int("n-gpu-layers", -1));
+    cp.n_gpu_layers = ngl;
     VKAI_ASSIGN_OR_RETURN(lm.ctx, llm::Context::create(*lm.model, cp));
     lm.load_s = now_s() - t0;
     VKAI_LOG_INFO("model: %s (%s, %lld layers, %s of weights), context %lld, KV cache %s %s", a.get("model").c_str(), hp.arch.c_str(),
@@ -161,7 +164,8 @@ Result<LoadedModel> load_model(const Args& a, int64_t default_ctx) {
     if (lm.backend->name() == "cpu")
         VKAI_LOG_INFO("device: cpu (%d threads, %s kernels; %s)", threads > 0 ? int(threads) : ThreadPool::default_threads(), cpu::simd_name(), why.c_str());
     else
-        VKAI_LOG_INFO("device: %s (%s)", lm.backend->name().c_str(), why.c_str());
+        VKAI_LOG_INFO("device: %s (%s), %lld of %lld layers on it, the rest on the cpu", lm.backend->name().c_str(), why.c_str(),
+                      (long long)lm.ctx->n_gpu_layers(), (long long)hp.n_layer);
     return lm;
 }
 
