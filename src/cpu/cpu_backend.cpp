@@ -2,6 +2,7 @@
 
 #include "base/text.h"
 #include "cpu/cpu.h"
+#include "cpu/membw.h"
 #include "tensor/quant.h"
 
 #include <algorithm>
@@ -53,6 +54,8 @@ MemoryInfo CpuBackend::memory() const {
     m.in_use = in_use_;
     return m;
 }
+
+Result<double> CpuBackend::read_bandwidth() { return measure_read_bandwidth(pool_); }
 
 void CpuBackend::get_rows(const Tensor& table, const int32_t* ids, int64_t n, Tensor& out) { cpu::get_rows(table, ids, n, out, pool_); }
 void CpuBackend::mul_mat(const Tensor& w, const Tensor& x, Tensor& y) { cpu::mul_mat(w, x, y, pool_); }

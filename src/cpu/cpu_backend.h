@@ -23,6 +23,7 @@ public:
     Status download(void* host, const void* src, uint64_t bytes) override;
     Status sync() override { return {}; }
     MemoryInfo memory() const override;
+    Result<double> read_bandwidth() override;
 
     void get_rows(const Tensor& table, const int32_t* ids, int64_t n, Tensor& out) override;
     void mul_mat(const Tensor& w, const Tensor& x, Tensor& y) override;

@@ -39,6 +39,9 @@ public:
     // Waits for everything recorded so far. device_lost / out_of_memory are reported here.
     virtual Status sync() = 0;
     virtual MemoryInfo memory() const = 0;
+    // GB/s (1e9 B/s) this backend reads from its own memory, measured now: the ceiling benchmarks
+    // print beside their results. Allocates a large temporary buffer.
+    virtual Result<double> read_bandwidth() = 0;
 
     // The op list (ops/op.h), with the semantics of ops/ref.h. Tensors live in this backend's memory;
     // ids and pos are host arrays (a GPU backend copies them at record time), and so is

@@ -92,6 +92,7 @@ Status VulkanBackendImpl::prepare_pipelines() {
     specs.push_back({"gelu", 2, sizeof(RowsPC)});
     specs.push_back({"add", 3, sizeof(BinaryPC)});
     specs.push_back({"mul", 3, sizeof(BinaryPC)});
+    specs.push_back({"read_bw", 2, 16});
     attn_pipeline_specs(specs);
     return pipes_->prepare(specs, std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
 }

@@ -8,7 +8,6 @@
 #include "base/thread_pool.h"
 #include "base/timer.h"
 #include "cpu/cpu.h"
-#include "cpu/membw.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -90,18 +89,25 @@ int cmd_bench(int argc, char** argv) {
     }
     const uint64_t bpt = bytes_per_token(model);
     const double eff = tg * double(bpt) / 1e9;
-    ThreadPool pool(ctx.params().threads); // the same thread count as the CPU backend
-    const double ceiling = cpu::measure_read_bandwidth(pool);
-    const int threads = pool.size();
+    // The ceiling of the device that ran the layers (the main backend), measured in this run.
+    auto bw = ctx.backend().read_bandwidth();
+    if (!bw.ok()) return report("bench", bw.status());
+    const double ceiling = *bw;
+    const std::string dev = ctx.backend().name();
+    const int threads = ctx.params().threads > 0 ? ctx.params().threads : ThreadPool::default_threads();
     if (args.has("json")) {
-        std::printf("{\"model\": \"%s\", \"device\": \"cpu\", \"threads\": %d, \"kernels\": \"%s\", \"weight_bytes\": %llu, "
+        std::printf("{\"model\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"kernels\": \"%s\", \"weight_bytes\": %llu, "
                     "\"bytes_per_token\": %llu, \"pp\": %lld, \"pp_tok_s\": %.2f, \"tg\": %lld, \"tg_tok_s\": %.3f, "
                     "\"tg_gb_s\": %.2f, \"read_bw_gb_s\": %.2f, \"tg_bw_ratio\": %.3f}\n",
-                    json_escape(args.get("model")).c_str(), threads, cpu::simd_name(), (unsigned long long)model.weight_bytes(),
+                    json_escape(args.get("model")).c_str(), dev.c_str(), threads, dev == "cpu" ? cpu::simd_name() : "vulkan", (unsigned long long)model.weight_bytes(),
                     (unsigned long long)bpt, (long long)*np, pp, (long long)*ng, tg, eff, ceiling, ceiling > 0 ? eff / ceiling : 0.0);
     } else {
-        std::printf("model %s | cpu, %d threads, %s kernels | %s of weights, %s read per generated token\n", args.get("model").c_str(), threads,
-                    cpu::simd_name(), format_bytes(model.weight_bytes()).c_str(), format_bytes(bpt).c_str());
+        if (dev == "cpu")
+            std::printf("model %s | cpu, %d threads, %s kernels | %s of weights, %s read per generated token\n", args.get("model").c_str(), threads,
+                        cpu::simd_name(), format_bytes(model.weight_bytes()).c_str(), format_bytes(bpt).c_str());
+        else
+            std::printf("model %s | %s, %lld of %lld layers | %s of weights, %s read per generated token\n", args.get("model").c_str(), dev.c_str(),
+                        (long long)ctx.n_gpu_layers(), (long long)model.hp().n_layer, format_bytes(model.weight_bytes()).c_str(), format_bytes(bpt).c_str());
         if (*np > 0) std::printf("pp%-5lld %10.2f tok/s\n", (long long)*np, pp);
         if (*ng > 0)
             std::printf("tg%-5lld %10.3f tok/s  = %.2f GB/s of weights; measured read bandwidth %.2f GB/s (%.0f%%)\n", (long long)*ng, tg, eff, ceiling,
