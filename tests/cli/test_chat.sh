@@ -3,13 +3,8 @@
 # Ctrl-C (SIGINT) during a reply stopping the reply but not the program. Usage: test_chat.sh path/to/vkai
 set -u
 VKAI=${1:?usage: test_chat.sh path/to/vkai}
-DATA=${VKAI_DATA:-../shared/data}
 MODEL=models/stories260K.gguf
-pass=0
-failed=0
-ok() { pass=$((pass + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d)
+source "$(dirname "$0")/lib.sh"
 trap 'rm -rf "$tmp"; kill %1 2>/dev/null' EXIT
 trap '' PIPE # a writer to a FIFO whose reader died must not kill the test
 
@@ -42,5 +37,4 @@ wait $pid
 rc=$?
 if [ $rc -eq 0 ] && grep -q "(stopped)" "$tmp/out"; then ok; else bad "Ctrl-C during a reply (rc $rc): $(tail -c 300 "$tmp/out") $(tail -c 300 "$tmp/err")"; fi
 
-echo "$pass passed, $failed failed"
-[ $failed -eq 0 ]
+finish

@@ -3,18 +3,12 @@
 # and bad files, which must fail with exactly one line on stderr. Usage: test_info.sh path/to/vkai
 set -u
 VKAI=${1:?usage: test_info.sh path/to/vkai}
-DATA=${VKAI_DATA:-../shared/data}
-pass=0
-failed=0
-ok() { pass=$((pass + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+source "$(dirname "$0")/lib.sh"
 if [ ! -x "$VKAI" ]; then
     echo "FAIL: no vkai binary at $VKAI"
     echo "0 passed, 1 failed"
     exit 1
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 valid_json() { python3 -c 'import json,sys; json.load(sys.stdin)' < "$1" 2> "$tmp/json.err"; }
 : > "$tmp/json.err"
@@ -38,17 +32,7 @@ expect_ok() {
 }
 
 # A run that must fail cleanly: non-zero exit (no signal), one stderr line, no internal error.
-expect_fail() {
-    local what=$1
-    shift
-    "$VKAI" info "$@" > "$tmp/out" 2> "$tmp/err"
-    local rc=$?
-    local lines
-    lines=$(wc -l < "$tmp/err")
-    if [ $rc -eq 0 ] || [ $rc -ge 128 ] || [ "$lines" -ne 1 ] || grep -q 'internal error' "$tmp/err"; then
-        bad "$what: exit $rc, $lines stderr lines: $(head -c 300 "$tmp/err")"
-    else ok; fi
-}
+expect_fail() { local what=$1; shift; expect_clean_fail "$what" "$VKAI" info "$@"; }
 
 count=0
 while IFS= read -r f; do

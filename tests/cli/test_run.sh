@@ -5,12 +5,7 @@
 set -u
 VKAI=${1:?usage: test_run.sh path/to/vkai}
 MODEL=models/stories260K.gguf
-pass=0
-failed=0
-ok() { pass=$((pass + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
 
 # run: greedy output of the trained model
 "$VKAI" run -m $MODEL -p "Once upon a time" -n 32 --temp 0 > "$tmp/out" 2> "$tmp/err"
@@ -56,13 +51,7 @@ if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["pp_tok
 if [ $? -eq 0 ]; then ok; else bad "synth tiny + run"; fi
 
 # bad input: non-zero exit, exactly one stderr line, no crash
-expect_fail() {
-    "$@" > /dev/null 2> "$tmp/err"
-    local rc=$?
-    local lines
-    lines=$(wc -l < "$tmp/err")
-    if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$lines" -eq 1 ] && ! grep -q "internal error" "$tmp/err"; then ok; else bad "expected a clean failure (rc $rc, $lines lines): $* :: $(head -c 300 "$tmp/err")"; fi
-}
+expect_fail() { expect_clean_fail "$*" "$@"; }
 head -c 1000 $MODEL > "$tmp/trunc.gguf"
 expect_fail "$VKAI" run -m /nonexistent.gguf -p hi
 expect_fail "$VKAI" run -m "$tmp/trunc.gguf" -p hi
@@ -78,5 +67,4 @@ expect_fail "$VKAI" nosuchcommand
 expect_fail "$VKAI" run -m $MODEL -p hi --device gpu
 expect_fail "$VKAI" run -m $MODEL -p hi --device vulkan99
 
-echo "$pass passed, $failed failed"
-[ $failed -eq 0 ]
+finish

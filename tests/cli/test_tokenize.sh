@@ -3,13 +3,7 @@
 # handling, and bad input that must fail with exactly one line on stderr. Usage: test_tokenize.sh path/to/vkai
 set -u
 VKAI=${1:?usage: test_tokenize.sh path/to/vkai}
-DATA=${VKAI_DATA:-../shared/data}
-pass=0
-failed=0
-ok() { pass=$((pass + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
 
 # expect_out WANT ARGS...: exit 0, empty stderr, stdout exactly WANT (one line).
 expect_out() {
@@ -25,17 +19,7 @@ expect_out() {
 }
 
 # expect_fail WHAT ARGS...: non-zero exit (no signal), one stderr line, no internal error.
-expect_fail() {
-    local what=$1
-    shift
-    "$VKAI" tokenize "$@" > "$tmp/out" 2> "$tmp/err"
-    local rc=$?
-    local lines
-    lines=$(wc -l < "$tmp/err")
-    if [ $rc -eq 0 ] || [ $rc -ge 128 ] || [ "$lines" -ne 1 ] || grep -q 'internal error' "$tmp/err"; then
-        bad "$what: exit $rc, $lines stderr lines: $(head -c 300 "$tmp/err")"
-    else ok; fi
-}
+expect_fail() { local what=$1; shift; expect_clean_fail "$what" "$VKAI" tokenize "$@"; }
 
 SPM=$DATA/vocab/ggml-vocab-llama-spm.gguf
 GPT2=$DATA/vocab/ggml-vocab-gpt-2.gguf

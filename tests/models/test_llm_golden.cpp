@@ -5,11 +5,11 @@
 #include "formats/gguf.h"
 #include "llm/forward.h"
 #include "llm/model.h"
+#include "support/llm_golden.h"
 #include "support/test_data.h"
 #include "tensor/quant.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <fstream>
@@ -19,20 +19,8 @@ using namespace vkai;
 
 namespace {
 
-struct Golden {
-    std::vector<int32_t> prompt, greedy;
-    std::vector<std::vector<float>> logits;
-};
-
-Golden read_golden(const std::string& path) {
-    std::ifstream f(path);
-    nlohmann::json j = nlohmann::json::parse(f);
-    Golden g;
-    g.prompt = j["prompt"].get<std::vector<int32_t>>();
-    g.greedy = j["greedy"].get<std::vector<int32_t>>();
-    g.logits = j["logits"].get<std::vector<std::vector<float>>>();
-    return g;
-}
+using Golden = test::LlmGolden;
+Golden read_golden(const std::string& path) { return test::read_llm_golden(path); }
 
 // Rewrites every matrix of src as `type` (norms and biases stay f32) into a temp file.
 std::string convert(const std::string& src, DType type) {

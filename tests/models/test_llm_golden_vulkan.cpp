@@ -3,6 +3,7 @@
 // the forced-baseline path, for one prompt batch and for several. Skips without a Vulkan device.
 #include "llm/forward.h"
 #include "llm/model.h"
+#include "support/llm_golden.h"
 #include "support/test_data.h"
 
 #ifdef VKAI_HAVE_VULKAN
@@ -10,7 +11,6 @@
 #endif
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <fstream>
@@ -20,17 +20,8 @@ using namespace vkai;
 #ifdef VKAI_HAVE_VULKAN
 namespace {
 
-struct Golden {
-    std::vector<int32_t> prompt, greedy;
-    std::vector<std::vector<float>> logits;
-};
-
-Golden read_golden(const std::string& path) {
-    std::ifstream f(path);
-    nlohmann::json j = nlohmann::json::parse(f);
-    return Golden{j["prompt"].get<std::vector<int32_t>>(), j["greedy"].get<std::vector<int32_t>>(),
-                  j["logits"].get<std::vector<std::vector<float>>>()};
-}
+using Golden = test::LlmGolden;
+Golden read_golden(const std::string& path) { return test::read_llm_golden(path); }
 
 class LlmGoldenVulkan : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};
 
