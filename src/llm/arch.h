@@ -14,7 +14,9 @@ struct ArchInfo {
     bool qk_norm;         // per-head rms_norm of q and k before rope (qwen3)
     bool moe;             // expert FFN (ffn_*_exps) instead of a dense FFN
     bool moe_norm_topk;   // renormalize the chosen experts' weights to sum to 1
-    // QKV biases and a tied output head are detected from the tensors present.
+    bool fused_qkv;       // one attn_qkv.weight: rows [q | k | v] (phi3)
+    bool fused_gate_up;   // one ffn_up.weight: rows [gate | up] (phi3)
+    // QKV biases, a tied output head and sliding-window attention are detected from the file.
 };
 
 const ArchInfo* find_arch(std::string_view name);

@@ -227,11 +227,13 @@ Status Context::decode(const Batch& b) {
 
     const int64_t q_dim = hp.n_head * hp.head_dim, kv_dim = hp.n_head_kv * hp.head_dim, n_cells = kv_.n_cells();
 
-    // Mask: a token sees the cells of its own sequence at positions up to its own.
+    // Mask: a token sees the cells of its own sequence at positions up to its own (and, with a
+    // sliding window, only the last n_swa of them).
     for (int64_t t = 0; t < n; ++t) {
         float* m = mask_host_.data() + t * n_cells;
         for (int64_t c = 0; c < n_cells; ++c) {
-            const bool vis = kv_.cell_pos(c) >= 0 && kv_.cell_seq(c) == b.seq[size_t(t)] && kv_.cell_pos(c) <= b.pos[size_t(t)];
+            const int32_t cp = kv_.cell_pos(c), tp = b.pos[size_t(t)];
+            const bool vis = cp >= 0 && kv_.cell_seq(c) == b.seq[size_t(t)] && cp <= tp && (hp.n_swa <= 0 || tp - cp < hp.n_swa);
             m[c] = vis ? 0.0f : -INFINITY;
         }
     }

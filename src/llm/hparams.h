@@ -31,6 +31,7 @@ struct HParams {
     // RoPE details read from the file (defaults: all head dims rotated, no scaling).
     int64_t n_rot = 0;           // rotated dims per head; 0 = head_dim
     float rope_freq_scale = 1.0f; // 1 / linear scaling factor
+    int64_t n_swa = 0;            // sliding-window attention: a token sees the last n_swa positions; 0 = all
 };
 
 enum class TensorRole { embedding, output, norm, bias, attn_q, attn_k, attn_v, attn_out, ffn_gate, ffn_up, ffn_down, ffn_router,

@@ -65,6 +65,16 @@ private:
     const gguf::File& f_;
 };
 
+// Rows [r0, r0 + rows) of a matrix: a view of a fused weight (no copy; rows are contiguous).
+Tensor row_slice(const Tensor& t, int64_t r0, int64_t rows) {
+    Tensor s = t;
+    s.data = static_cast<uint8_t*>(t.data) + uint64_t(r0) * t.nb[1];
+    s.ne[1] = rows;
+    s.nb[2] = s.nb[1] * uint64_t(rows);
+    s.nb[3] = s.nb[2];
+    return s;
+}
+
 } // namespace
 
 Result<HParams> read_hparams(const gguf::File& f) {
@@ -109,6 +119,7 @@ Result<HParams> read_hparams(const gguf::File& f) {
         VKAI_ASSIGN_OR_RETURN(hp.n_ff, get_dim(f, a + "feed_forward_length", 1, 1 << 20));
     }
     hp.qk_norm = arch->qk_norm;
+    VKAI_ASSIGN_OR_RETURN(hp.n_swa, get_dim(f, a + "attention.sliding_window", 0, int64_t(1) << 24, 0));
     // n_vocab comes from the embedding tensor (vocab_size is optional in files).
     const gguf::TensorInfo* emb = f.find_tensor("token_embd.weight");
     if (!emb) return fail(Code::not_found, "tensor 'token_embd.weight' is missing");
@@ -116,6 +127,8 @@ Result<HParams> read_hparams(const gguf::File& f) {
     if (hp.n_vocab < 1) return fail(Code::corrupt, "token_embd.weight has no rows");
     hp.tied_embeddings = f.find_tensor("output.weight") == nullptr;
     hp.qkv_bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
+    if (arch->fused_qkv && f.find_tensor("blk.0.attn_qkv.bias"))
+        return fail(Code::unsupported, "%s: a fused QKV bias is not supported yet", hp.arch.c_str());
     return hp;
 }
 
@@ -152,9 +165,16 @@ Result<Model> Model::load(const std::string& path) {
             LayerWeights& L = m.w_.layers[size_t(l)];
             const std::string p = strf("blk.%lld.", (long long)l);
             VKAI_ASSIGN_OR_RETURN(L.attn_norm, g.get(p + "attn_norm.weight", {h.n_embd}));
-            VKAI_ASSIGN_OR_RETURN(L.wq, g.get(p + "attn_q.weight", {h.n_embd, q_dim}));
-            VKAI_ASSIGN_OR_RETURN(L.wk, g.get(p + "attn_k.weight", {h.n_embd, kv_dim}));
-            VKAI_ASSIGN_OR_RETURN(L.wv, g.get(p + "attn_v.weight", {h.n_embd, kv_dim}));
+            if (m.arch_->fused_qkv) {
+                VKAI_ASSIGN_OR_RETURN(Tensor qkv, g.get(p + "attn_qkv.weight", {h.n_embd, q_dim + 2 * kv_dim}));
+                L.wq = row_slice(qkv, 0, q_dim);
+                L.wk = row_slice(qkv, q_dim, kv_dim);
+                L.wv = row_slice(qkv, q_dim + kv_dim, kv_dim);
+            } else {
+                VKAI_ASSIGN_OR_RETURN(L.wq, g.get(p + "attn_q.weight", {h.n_embd, q_dim}));
+                VKAI_ASSIGN_OR_RETURN(L.wk, g.get(p + "attn_k.weight", {h.n_embd, kv_dim}));
+                VKAI_ASSIGN_OR_RETURN(L.wv, g.get(p + "attn_v.weight", {h.n_embd, kv_dim}));
+            }
             VKAI_ASSIGN_OR_RETURN(L.bq, g.get(p + "attn_q.bias", {q_dim}, h.qkv_bias));
             VKAI_ASSIGN_OR_RETURN(L.bk, g.get(p + "attn_k.bias", {kv_dim}, h.qkv_bias));
             VKAI_ASSIGN_OR_RETURN(L.bv, g.get(p + "attn_v.bias", {kv_dim}, h.qkv_bias));
@@ -167,6 +187,11 @@ Result<Model> Model::load(const std::string& path) {
                 VKAI_ASSIGN_OR_RETURN(L.gate_exps, g.get(p + "ffn_gate_exps.weight", {h.n_embd, h.n_ff_exp, h.n_expert}));
                 VKAI_ASSIGN_OR_RETURN(L.up_exps, g.get(p + "ffn_up_exps.weight", {h.n_embd, h.n_ff_exp, h.n_expert}));
                 VKAI_ASSIGN_OR_RETURN(L.down_exps, g.get(p + "ffn_down_exps.weight", {h.n_ff_exp, h.n_embd, h.n_expert}));
+            } else if (m.arch_->fused_gate_up) {
+                VKAI_ASSIGN_OR_RETURN(Tensor gu, g.get(p + "ffn_up.weight", {h.n_embd, 2 * h.n_ff}));
+                L.ffn_gate = row_slice(gu, 0, h.n_ff);
+                L.ffn_up = row_slice(gu, h.n_ff, h.n_ff);
+                VKAI_ASSIGN_OR_RETURN(L.ffn_down, g.get(p + "ffn_down.weight", {h.n_ff, h.n_embd}));
             } else {
                 VKAI_ASSIGN_OR_RETURN(L.ffn_gate, g.get(p + "ffn_gate.weight", {h.n_embd, h.n_ff}));
                 VKAI_ASSIGN_OR_RETURN(L.ffn_up, g.get(p + "ffn_up.weight", {h.n_embd, h.n_ff}));

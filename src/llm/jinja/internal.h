@@ -88,7 +88,12 @@ public:
 
     // Work accounting for builtins: every call costs a step; n more for O(n) work.
     Status charge(uint64_t n);
-    Status check_size(size_t bytes_or_items) const; // against max_value_bytes
+    // Before (or while) building a string of n bytes or a list of n items: against max_value_bytes.
+    Status check_size(size_t bytes) const;
+    Status check_items(size_t n) const { return check_size(n * sizeof(Value)); }
+    // After a builtin or operator produced v: its size counts as work and towards max_alloc_bytes.
+    Status account(const Value& v);
+    Status add_alloc(size_t bytes);
     Result<Value> call(const Value& fn, Args& args, int line);
     int64_t now() const { return now_; }
 
@@ -99,6 +104,7 @@ private:
     Status exec_for(const ast::Stmt& s, const std::shared_ptr<Scope>& scope);
     Status exec_set(const ast::Stmt& s, const std::shared_ptr<Scope>& scope);
     Result<Value> eval(const ast::Expr& e, const std::shared_ptr<Scope>& scope);
+    Result<Value> eval_node(const ast::Expr& e, const std::shared_ptr<Scope>& scope);
     Result<Value> eval_call(const ast::Expr& e, const std::shared_ptr<Scope>& scope);
     Result<Value> eval_filter(const ast::Expr& e, const std::shared_ptr<Scope>& scope, const Value* base);
     Result<Value> eval_compare(const ast::Expr& e, const std::shared_ptr<Scope>& scope);
@@ -115,6 +121,7 @@ private:
     std::string* out_ = nullptr;
     uint64_t steps_ = 0;
     uint64_t iterations_ = 0;
+    uint64_t allocated_ = 0;
     uint32_t depth_ = 0;
     enum class Flow : uint8_t { normal, break_, continue_ } flow_ = Flow::normal;
     std::chrono::steady_clock::time_point start_;
@@ -132,7 +139,7 @@ Value global_function(std::string_view name);
 
 // Python operators on values (operators.cpp): binary arithmetic, ~, in, subscripts.
 Result<Value> binary_op(Interp& in, ast::BinOp op, const Value& a, const Value& b);
-Result<bool> contains(const Value& container, const Value& item);
+Result<bool> contains(Interp& in, const Value& container, const Value& item);
 Result<Value> get_item(const Value& obj, const Value& key);
 Value get_attr(const Value& obj, std::string_view name);
 Result<Value> slice(Interp& in, const Value& obj, const Value& start, const Value& stop, const Value& step);
@@ -140,9 +147,13 @@ Result<Value> slice(Interp& in, const Value& obj, const Value& start, const Valu
 Result<List> iterate(Interp& in, const Value& v);
 Result<int64_t> length(const Value& v);
 
+// Python's printf-style "fmt % args" (str % tuple, str % dict, str % value): %s %r %d %i %f %x %o %c
+// %e %g and %%, with flags, width and precision.
+Result<Value> percent_format(Interp& in, const std::string& fmt, const Value& args);
+
 // String helpers shared by filters and methods.
 std::string py_strip(std::string_view s, const Value* chars, bool left, bool right);
-std::string ascii_upper(std::string_view s);
+std::string py_upper(std::string_view s);
 std::string py_lower(std::string_view s);
 std::string py_title(std::string_view s);
 std::string py_capitalize(std::string_view s);

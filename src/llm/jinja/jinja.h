@@ -21,6 +21,7 @@ struct Limits {
     size_t max_template_bytes = size_t(1) << 20;
     size_t max_output_bytes = size_t(16) << 20;
     size_t max_value_bytes = size_t(16) << 20; // the largest string or list one operation may build
+    size_t max_alloc_bytes = size_t(256) << 20; // all strings and lists built in one render, together
     uint64_t max_steps = 50'000'000;           // evaluation steps (work units) in one render
     uint64_t max_iterations = 2'000'000;       // loop iterations in one render, all loops together
     uint32_t max_depth = 200;                  // nesting while parsing; macro call depth while rendering

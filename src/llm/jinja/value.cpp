@@ -35,9 +35,20 @@ Value Value::undefined(std::string hint) {
     return v;
 }
 
+namespace {
+
+uint32_t nested_depth(const List& items) {
+    uint32_t d = 0;
+    for (const Value& x : items) d = std::max(d, x.depth());
+    return std::min<uint32_t>(d, kMaxValueDepth * 2) + 1;
+}
+
+} // namespace
+
 Value Value::list(List items) {
     Value v;
     v.kind_ = Kind::list;
+    v.depth_ = nested_depth(items);
     v.l_ = std::make_shared<const List>(std::move(items));
     return v;
 }
@@ -51,6 +62,13 @@ Value Value::tuple(List items) {
 Value Value::dict(std::shared_ptr<Dict> d) {
     Value v;
     v.kind_ = Kind::dict;
+    if (d->is_namespace) {
+        v.depth_ = kNamespaceDepth;
+    } else {
+        uint32_t depth = 0;
+        for (const auto& e : d->entries) depth = std::max({depth, e.first.depth(), e.second.depth()});
+        v.depth_ = std::min<uint32_t>(depth, kMaxValueDepth * 2) + 1;
+    }
     v.d_ = std::move(d);
     return v;
 }
@@ -70,6 +88,22 @@ Value Value::markup(std::string s) {
     return v;
 }
 
+Value Value::iterator(List items, const char* type) {
+    Value v;
+    v.kind_ = Kind::iterator;
+    v.depth_ = nested_depth(items);
+    v.l_ = std::make_shared<const List>(std::move(items));
+    v.s_ = std::make_shared<const std::string>(type);
+    v.consumed_ = std::make_shared<bool>(false);
+    return v;
+}
+
+List Value::consume() const {
+    if (kind_ != Kind::iterator || *consumed_) return {};
+    *consumed_ = true;
+    return *l_;
+}
+
 const std::string& Value::str() const { return kind_ == Kind::string && s_ ? *s_ : empty_string(); }
 
 const List& Value::items() const {
@@ -86,7 +120,7 @@ Dict& Value::dict_mut() const { return *d_; }
 
 const Callable& Value::fn() const { return *c_; }
 
-const std::string& Value::hint() const { return kind_ == Kind::undefined && s_ ? *s_ : empty_string(); }
+const std::string& Value::hint() const { return (kind_ == Kind::undefined || kind_ == Kind::iterator) && s_ ? *s_ : empty_string(); }
 
 bool Value::truthy() const {
     switch (kind_) {
@@ -98,17 +132,19 @@ bool Value::truthy() const {
     case Kind::string: return !str().empty();
     case Kind::list: return !items().empty();
     case Kind::dict: return d_->is_namespace || d_->size() != 0; // Python objects are truthy
-    case Kind::callable: return true;
+    case Kind::callable:
+    case Kind::iterator: return true;
     }
     return false;
 }
 
 size_t Value::approx_size() const {
     switch (kind_) {
-    case Kind::string: return str().size() + 16;
-    case Kind::list: return items().size() * 16 + 16;
-    case Kind::dict: return dict().size() * 32 + 16;
-    default: return 16;
+    case Kind::string: return str().size();
+    case Kind::list:
+    case Kind::iterator: return l_->size() * sizeof(Value);
+    case Kind::dict: return d_->size() * 2 * sizeof(Value);
+    default: return 0;
     }
 }
 
@@ -144,6 +180,7 @@ bool equals(const Value& a, const Value& b) {
     case Kind::none: return true;
     case Kind::string: return a.str() == b.str();
     case Kind::list: {
+        if (&a.items() == &b.items()) return true; // the same object (Python compares items by identity first too)
         if (a.is_tuple() != b.is_tuple() || a.items().size() != b.items().size()) return false;
         for (size_t i = 0; i < a.items().size(); ++i)
             if (!equals(a.items()[i], b.items()[i])) return false;
@@ -152,7 +189,8 @@ bool equals(const Value& a, const Value& b) {
     case Kind::dict: {
         const Dict& x = a.dict();
         const Dict& y = b.dict();
-        if (x.is_namespace || y.is_namespace) return &x == &y;
+        if (&x == &y) return true;
+        if (x.is_namespace || y.is_namespace) return false;
         if (x.size() != y.size()) return false;
         for (const auto& e : x.entries) {
             const Value* o = y.find(e.first);
@@ -161,6 +199,7 @@ bool equals(const Value& a, const Value& b) {
         return true;
     }
     case Kind::callable: return &a.fn() == &b.fn();
+    case Kind::iterator: return a.identity() == b.identity();
     default: return false;
     }
 }
@@ -206,6 +245,7 @@ const char* type_name(const Value& v) {
     case Kind::list: return v.is_tuple() ? "tuple" : "list";
     case Kind::dict: return v.dict().is_namespace ? "Namespace" : "dict";
     case Kind::callable: return "function";
+    case Kind::iterator: return v.hint().c_str();
     }
     return "object";
 }
@@ -273,13 +313,17 @@ std::string str_repr(const std::string& s) {
     return out;
 }
 
+// str()/repr() of containers stop growing at kMaxTextBytes: callers that keep the text check it
+// against their own (smaller) limits, so a truncated text never passes as a real one.
+void append_text(std::string& out, const Value& v, bool repr);
+
 void append_seq(std::string& out, const Value& v) {
     bool t = v.is_tuple();
     out += t ? '(' : '[';
     const List& l = v.items();
-    for (size_t i = 0; i < l.size(); ++i) {
+    for (size_t i = 0; i < l.size() && out.size() <= kMaxTextBytes; ++i) {
         if (i) out += ", ";
-        out += to_repr(l[i]);
+        append_text(out, l[i], true);
     }
     if (t && l.size() == 1) out += ',';
     out += t ? ')' : ']';
@@ -287,46 +331,48 @@ void append_seq(std::string& out, const Value& v) {
 
 void append_dict(std::string& out, const Dict& d) {
     out += '{';
-    for (size_t i = 0; i < d.entries.size(); ++i) {
+    for (size_t i = 0; i < d.entries.size() && out.size() <= kMaxTextBytes; ++i) {
         if (i) out += ", ";
-        out += to_repr(d.entries[i].first);
+        append_text(out, d.entries[i].first, true);
         out += ": ";
-        out += to_repr(d.entries[i].second);
+        append_text(out, d.entries[i].second, true);
     }
     out += '}';
+}
+
+void append_text(std::string& out, const Value& v, bool repr) {
+    if (out.size() > kMaxTextBytes) return;
+    switch (v.kind()) {
+    case Kind::string: out += repr ? str_repr(v.str()) : v.str(); return;
+    case Kind::undefined: out += repr ? "Undefined" : ""; return;
+    case Kind::list: append_seq(out, v); return;
+    case Kind::dict:
+        if (v.dict().is_namespace) out += "<Namespace ";
+        append_dict(out, v.dict());
+        if (v.dict().is_namespace) out += '>';
+        return;
+    case Kind::none: out += "None"; return;
+    case Kind::boolean: out += v.as_bool() ? "True" : "False"; return;
+    case Kind::integer: out += std::to_string(v.as_int()); return;
+    case Kind::floating: out += float_repr(v.as_float()); return;
+    case Kind::callable: out += callable_repr(v.fn()); return;
+    case Kind::iterator: out += "<" + v.hint() + " object>"; return;
+    }
 }
 
 } // namespace
 
 std::string to_str(const Value& v) {
-    switch (v.kind()) {
-    case Kind::undefined: return "";
-    case Kind::none: return "None";
-    case Kind::boolean: return v.as_bool() ? "True" : "False";
-    case Kind::integer: return std::to_string(v.as_int());
-    case Kind::floating: return float_repr(v.as_float());
-    case Kind::string: return v.str();
-    case Kind::list: {
-        std::string out;
-        append_seq(out, v);
-        return out;
-    }
-    case Kind::dict: {
-        std::string out;
-        if (v.dict().is_namespace) out += "<Namespace ";
-        append_dict(out, v.dict());
-        if (v.dict().is_namespace) out += '>';
-        return out;
-    }
-    case Kind::callable: return callable_repr(v.fn());
-    }
-    return "";
+    if (v.is_string()) return v.str();
+    std::string out;
+    append_text(out, v, false);
+    return out;
 }
 
 std::string to_repr(const Value& v) {
-    if (v.is_string()) return str_repr(v.str());
-    if (v.is_undefined()) return "Undefined";
-    return to_str(v);
+    std::string out;
+    append_text(out, v, true);
+    return out;
 }
 
 namespace {
@@ -391,6 +437,10 @@ bool to_json(const Value& v, const JsonOptions& opt, std::string& out, std::stri
         err = "tojson: nesting deeper than " + std::to_string(kMaxJsonDepth);
         return false;
     }
+    if (out.size() > kMaxTextBytes) {
+        err = "tojson: output larger than " + std::to_string(kMaxTextBytes) + " bytes";
+        return false;
+    }
     switch (v.kind()) {
     case Kind::none: out += "null"; return true;
     case Kind::boolean: out += v.as_bool() ? "true" : "false"; return true;
@@ -449,6 +499,7 @@ bool to_json(const Value& v, const JsonOptions& opt, std::string& out, std::stri
     }
     case Kind::undefined: err = "Object of type Undefined is not JSON serializable"; return false;
     case Kind::callable: err = "Object of type function is not JSON serializable"; return false;
+    case Kind::iterator: err = "Object of type " + v.hint() + " is not JSON serializable"; return false;
     }
     return false;
 }

@@ -16,7 +16,9 @@ using List = std::vector<Value>;
 struct Dict;
 struct Callable; // defined by the interpreter (internal.h): builtins, macros, bound methods
 
-enum class Kind : uint8_t { undefined, none, boolean, integer, floating, string, list, dict, callable };
+// iterator: what jinja2's generator filters (map, select, unique, items, reverse, ...) return: always
+// true, no len(), not subscriptable, and used up by the first iteration, as in Python.
+enum class Kind : uint8_t { undefined, none, boolean, integer, floating, string, list, dict, callable, iterator };
 
 // Copies are cheap: strings, lists and dicts are shared (immutable once built, except namespaces,
 // which templates change with {% set ns.x = ... %}, matching Python's reference semantics).
@@ -40,6 +42,8 @@ public:
     static Value empty_dict();
     static Value callable(std::shared_ptr<const Callable> c);
     static Value markup(std::string s); // a string that escape() leaves alone
+    // type: Python's name for it ("generator", "list_reverseiterator").
+    static Value iterator(List items, const char* type);
 
     Kind kind() const { return kind_; }
     bool is_undefined() const { return kind_ == Kind::undefined; }
@@ -54,6 +58,7 @@ public:
     bool is_dict() const { return kind_ == Kind::dict; }
     bool is_callable() const { return kind_ == Kind::callable; }
     bool is_markup() const { return kind_ == Kind::string && markup_; }
+    bool is_iterator() const { return kind_ == Kind::iterator; }
 
     bool as_bool() const { return b_; }
     int64_t as_int() const { return kind_ == Kind::boolean ? int64_t(b_) : i_; }
@@ -63,10 +68,18 @@ public:
     const Dict& dict() const;         // dict (an empty one for other kinds)
     Dict& dict_mut() const;           // namespaces only (the interpreter checks)
     const Callable& fn() const;       // callable only
-    const std::string& hint() const;  // undefined only
+    const std::string& hint() const;  // undefined only; iterator: its Python type name
+    List consume() const;             // iterator: its items the first time, then nothing
+    const void* identity() const { return consumed_.get(); } // iterator: which one (Python 'is')
+
+    // Nesting of containers (0 for scalars). A namespace counts as kNamespaceDepth whatever it holds,
+    // and may only hold shallower values: so no namespace contains a namespace, values cannot form
+    // cycles, and recursion over a value (printing, comparing, freeing) stays bounded.
+    uint32_t depth() const { return depth_; }
 
     bool truthy() const; // Python bool(): 0, "", [], {}, None, undefined are false
-    // Bytes a value holds (strings, recursively for containers up to a cap): for the memory limit.
+    // Bytes the value itself holds (string bytes, or the item slots of a container, not what the
+    // items point to): the unit of the interpreter's work and memory accounting.
     size_t approx_size() const;
 
 private:
@@ -74,13 +87,18 @@ private:
     bool tuple_ = false;
     bool markup_ = false;
     bool b_ = false;
+    uint32_t depth_ = 0;
     int64_t i_ = 0;
     double f_ = 0;
     std::shared_ptr<const std::string> s_; // string, or the undefined hint
     std::shared_ptr<const List> l_;
     std::shared_ptr<Dict> d_;
     std::shared_ptr<const Callable> c_;
+    std::shared_ptr<bool> consumed_;       // iterator
 };
+
+constexpr uint32_t kNamespaceDepth = 64;
+constexpr uint32_t kMaxValueDepth = 1000; // the interpreter refuses to build deeper values
 
 // An insertion-ordered dict (Python 3.7+ order: tojson and iteration keep the source order).
 // Lookup is linear: template dicts are small.
@@ -102,6 +120,9 @@ bool less_than(const Value& a, const Value& b, bool& ok);
 bool is_hashable(const Value& v); // usable as a dict key (no lists, dicts, namespaces)
 const char* type_name(const Value& v); // Python's name: "str", "int", "list", "dict", ...
 
+// Text of containers stops growing past this (a truncated text always exceeds the render limits,
+// so it is rejected, never used): converting a huge value cannot exhaust memory.
+constexpr size_t kMaxTextBytes = size_t(64) << 20;
 std::string to_str(const Value& v);  // str(): what {{ v }} prints
 std::string to_repr(const Value& v); // repr(): how str() of a list shows its items
 std::string float_repr(double d);    // Python's shortest round-trip repr: 1.0, 0.1, 1e+16, nan, inf
