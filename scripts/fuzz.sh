@@ -1,6 +1,7 @@
 #!/bin/bash
-# Builds the libFuzzer targets (CMake preset "fuzz", build dir build/fuzz) and runs fuzz_gguf for
-# SECONDS (default 30) from a seed corpus of small GGUF files. Exits non-zero on a crash, leak,
+# Builds the libFuzzer targets (CMake preset "fuzz", build dir build/fuzz) and runs each for SECONDS
+# (default 30): fuzz_gguf from small GGUF files, fuzz_jinja from the real chat templates, and
+# fuzz_tokenizer from vocab files and text. Exits non-zero on a crash, leak,
 # timeout or oversized allocation; the crashing input is saved under build/fuzz/artifacts/.
 # Usage: scripts/fuzz.sh [SECONDS]     env: VKAI_DATA (default ../shared/data), JOBS (build jobs)
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 DATA=${VKAI_DATA:-../shared/data}
 
 cmake --preset fuzz > /dev/null
-cmake --build build/fuzz --target fuzz_gguf -j"${JOBS:-2}"
+cmake --build build/fuzz --target fuzz_gguf fuzz_jinja fuzz_tokenizer -j"${JOBS:-2}"
 
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
@@ -50,3 +51,20 @@ mkdir -p build/fuzz/artifacts
 # -malloc_limit_mb makes any huge allocation a crash; -timeout makes a slow input one too.
 build/fuzz/bin/fuzz_gguf "$corpus" -max_total_time="$SECONDS_TO_RUN" -max_len=700000 -timeout=10 \
     -rss_limit_mb=2048 -malloc_limit_mb=256 -artifact_prefix=build/fuzz/artifacts/ -print_final_stats=1
+
+# Chat templates: a copy of the real templates (libFuzzer writes new inputs into its corpus).
+jcorpus=$(mktemp -d)
+tcorpus=$(mktemp -d)
+trap 'rm -rf "$corpus" "$jcorpus" "$tcorpus"' EXIT
+cp tests/models/chat_templates/*.jinja "$jcorpus/"
+build/fuzz/bin/fuzz_jinja "$jcorpus" -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -timeout=10 \
+    -rss_limit_mb=2048 -malloc_limit_mb=256 -artifact_prefix=build/fuzz/artifacts/ -print_final_stats=1
+
+# Tokenizers: byte 0 even = a GGUF follows (a small vocab), odd = text for the real vocabs.
+for f in vocab/ggml-vocab-gpt-2.gguf vocab/ggml-vocab-llama-spm.gguf; do
+    [ -f "$DATA/$f" ] && { printf '\x00'; cat "$DATA/$f"; } > "$tcorpus/$(basename "$f")"
+done
+{ printf '\x01'; cat tests/data/story.txt; } > "$tcorpus/story"
+printf '\x03Hello <s> world \xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x98\x80\n\t  x' > "$tcorpus/mixed"
+build/fuzz/bin/fuzz_tokenizer "$tcorpus" -max_total_time="$SECONDS_TO_RUN" -max_len=2000000 -timeout=10 \
+    -rss_limit_mb=2048 -malloc_limit_mb=512 -artifact_prefix=build/fuzz/artifacts/ -print_final_stats=1
