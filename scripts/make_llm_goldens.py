@@ -33,6 +33,10 @@ MODELS = {
     "qwen3moe": ("Qwen3MoeConfig", "qwen3moe", dict(rope_theta=1000000.0, tie_word_embeddings=False, head_dim=16, num_experts=8,
                                                   num_experts_per_tok=2, moe_intermediate_size=48, norm_topk_prob=True,
                                                   decoder_sparse_step=1, mlp_only_layers=[])),
+    # Fused qkv_proj and gate_up_proj; pad_token_id must be inside the tiny vocabulary.
+    "phi3": ("Phi3Config", "phi3", dict(rope_theta=10000.0, tie_word_embeddings=False, sliding_window=None, pad_token_id=0)),
+    # Sliding-window attention over the 16-token prompt: each token sees the last 6 positions.
+    "phi3swa": ("Phi3Config", "phi3", dict(rope_theta=10000.0, tie_word_embeddings=False, sliding_window=6, pad_token_id=0)),
 }
 
 
@@ -91,6 +95,8 @@ def export(name, cls, arch, overrides, out_dir):
     w.add(a + "rope.dimension_count", "u32", head_dim)
     w.add(a + "rope.freq_base", "f32", float(theta))
     w.add(a + "attention.layer_norm_rms_epsilon", "f32", float(cfg.rms_norm_eps))
+    if getattr(cfg, "sliding_window", None):
+        w.add(a + "attention.sliding_window", "u32", int(cfg.sliding_window))
     if arch == "qwen3moe":
         w.add(a + "expert_count", "u32", cfg.num_experts)
         w.add(a + "expert_used_count", "u32", cfg.num_experts_per_tok)
@@ -100,13 +106,16 @@ def export(name, cls, arch, overrides, out_dir):
     w.tensor("token_embd.weight", sd["model.embed_tokens.weight"])
     for i in range(cfg.num_hidden_layers):
         p, b = "model.layers.%d." % i, "blk.%d." % i
-        q, k = sd[p + "self_attn.q_proj.weight"], sd[p + "self_attn.k_proj.weight"]
-        if arch == "llama":
-            q, k = permute_for_interleaved_rope(q, n_head), permute_for_interleaved_rope(k, n_kv)
         w.tensor(b + "attn_norm.weight", sd[p + "input_layernorm.weight"])
-        w.tensor(b + "attn_q.weight", q)
-        w.tensor(b + "attn_k.weight", k)
-        w.tensor(b + "attn_v.weight", sd[p + "self_attn.v_proj.weight"])
+        if p + "self_attn.qkv_proj.weight" in sd:  # phi3: rows [q | k | v], kept fused as in GGUF
+            w.tensor(b + "attn_qkv.weight", sd[p + "self_attn.qkv_proj.weight"])
+        else:
+            q, k = sd[p + "self_attn.q_proj.weight"], sd[p + "self_attn.k_proj.weight"]
+            if arch == "llama":
+                q, k = permute_for_interleaved_rope(q, n_head), permute_for_interleaved_rope(k, n_kv)
+            w.tensor(b + "attn_q.weight", q)
+            w.tensor(b + "attn_k.weight", k)
+            w.tensor(b + "attn_v.weight", sd[p + "self_attn.v_proj.weight"])
         for proj in ("q", "k", "v"):
             if p + "self_attn.%s_proj.bias" % proj in sd:
                 w.tensor(b + "attn_%s.bias" % proj, sd[p + "self_attn.%s_proj.bias" % proj])
@@ -134,6 +143,9 @@ def export(name, cls, arch, overrides, out_dir):
             w.tensor(b + "ffn_gate_exps.weight", gate)  # (E, ff, embd) -> ne (embd, ff, E)
             w.tensor(b + "ffn_up_exps.weight", up)
             w.tensor(b + "ffn_down_exps.weight", down)  # (E, embd, ff) -> ne (ff, embd, E)
+        elif p + "mlp.gate_up_proj.weight" in sd:  # phi3: rows [gate | up], kept fused as in GGUF
+            w.tensor(b + "ffn_up.weight", sd[p + "mlp.gate_up_proj.weight"])
+            w.tensor(b + "ffn_down.weight", sd[p + "mlp.down_proj.weight"])
         else:
             w.tensor(b + "ffn_gate.weight", sd[p + "mlp.gate_proj.weight"])
             w.tensor(b + "ffn_up.weight", sd[p + "mlp.up_proj.weight"])

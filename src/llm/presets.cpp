@@ -5,7 +5,7 @@ namespace {
 
 // Values from the models' published configs (config.json of each HF repository).
 HParams make(const char* arch, int64_t vocab, int64_t embd, int64_t layers, int64_t heads, int64_t kv_heads, int64_t head_dim,
-             int64_t ff, int64_t ctx, float rope_base, float eps, bool tied, bool qkv_bias, bool qk_norm) {
+             int64_t ff, int64_t ctx, float rope_base, float eps, bool tied, bool qkv_bias, bool qk_norm, int64_t swa = 0) {
     HParams h;
     h.arch = arch;
     h.n_vocab = vocab;
@@ -21,6 +21,7 @@ HParams make(const char* arch, int64_t vocab, int64_t embd, int64_t layers, int6
     h.tied_embeddings = tied;
     h.qkv_bias = qkv_bias;
     h.qk_norm = qk_norm;
+    h.n_swa = swa;
     return h;
 }
 
@@ -35,6 +36,8 @@ const Preset kPresets[] = {
      make("qwen3", 151936, 2560, 36, 32, 8, 128, 9728, 40960, 1000000.0f, 1e-6f, true, false, true)},
     {"qwen2.5-0.5b", "Qwen2.5 0.5B (QKV bias, tied embeddings, n_embd 896 not a multiple of 256)",
      make("qwen2", 151936, 896, 24, 14, 2, 64, 4864, 32768, 1000000.0f, 1e-6f, true, true, false)},
+    {"phi3-mini", "Phi-3 mini 4k (fused QKV and gate/up, head_dim 96, sliding window 2047)",
+     make("phi3", 32064, 3072, 32, 32, 32, 96, 8192, 4096, 10000.0f, 1e-5f, false, false, false, 2047)},
 };
 
 } // namespace

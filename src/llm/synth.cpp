@@ -175,6 +175,7 @@ void write_hparams(const HParams& hp, gguf::Writer& w) {
     w.set_f32(a + "rope.freq_base", hp.rope_freq_base);
     w.set_u32(a + "rope.dimension_count", uint32_t(hp.head_dim));
     w.set_u32(a + "vocab_size", uint32_t(hp.n_vocab));
+    if (hp.n_swa > 0) w.set_u32(a + "attention.sliding_window", uint32_t(hp.n_swa));
     if (hp.head_dim * hp.n_head != hp.n_embd) {
         w.set_u32(a + "attention.key_length", uint32_t(hp.head_dim));
         w.set_u32(a + "attention.value_length", uint32_t(hp.head_dim));

@@ -27,6 +27,7 @@ TEST(Presets, ParameterCountsMatchPublishedModels) {
     EXPECT_EQ(count_params(llm::find_preset("llama3-8b")->hp), 8030261248ull);
     EXPECT_EQ(count_params(llm::find_preset("qwen3-4b")->hp), 4022468096ull);
     EXPECT_EQ(count_params(llm::find_preset("qwen2.5-0.5b")->hp), 494032768ull);
+    EXPECT_EQ(count_params(llm::find_preset("phi3-mini")->hp), 3821079552ull);
     EXPECT_EQ(llm::find_preset("nope"), nullptr);
 }
 
