@@ -20,6 +20,10 @@ std::string lower(const char* s) {
 }
 
 constexpr int64_t kTiledMinCols = 8; // from here on the tiled kernel beats re-reading the weights
+// mul_mat_vec.comp (ROWS, NCOLS there): weight rows per workgroup and columns per pass of the
+// general variant (2..7 columns) and of the single-column variant `_n1` (decode).
+constexpr int64_t kVecRows = 2, kVecCols = 4;
+constexpr int64_t kVecRows1 = 4;
 
 uint64_t row_bytes_of(const Tensor& t) { return *row_bytes(t.type, uint64_t(t.ne[0])); }
 
@@ -80,13 +84,14 @@ Status VulkanBackendImpl::prepare_pipelines() {
     std::vector<PipelineSpec> specs;
     for (const char* t : {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"}) {
         specs.push_back({std::string("mul_mat_vec_") + t + sg, 3, sizeof(MulMatPC)});
+        specs.push_back({std::string("mul_mat_vec_") + t + "_n1" + sg, 3, sizeof(MulMatPC)});
         if (has_tiled_) specs.push_back({std::string("mul_mat_tiled_") + t, 3, sizeof(MulMatPC)});
         specs.push_back({std::string("get_rows_") + t, 3, sizeof(GetRowsPC)});
         for (const char* d : {"f32", "f16", "bf16"}) specs.push_back({std::string("copy_") + t + "_" + d, 2, sizeof(RowsPC)});
     }
     specs.push_back({"set_rows_f32", 3, sizeof(SetRowsPC)});
     specs.push_back({"set_rows_f16", 3, sizeof(SetRowsPC)});
-    specs.push_back({"rms_norm", 3, sizeof(RmsNormPC)});
+    specs.push_back({std::string("rms_norm") + sg, 3, sizeof(RmsNormPC)});
     specs.push_back({"softmax", 3, sizeof(SoftmaxPC)});
     specs.push_back({"silu", 2, sizeof(RowsPC)});
     specs.push_back({"gelu", 2, sizeof(RowsPC)});
@@ -178,10 +183,10 @@ void VulkanBackendImpl::mul_mat(const Tensor& w, const Tensor& x, Tensor& y) {
     // 64x64 tiles with the weights dequantized once per tile into shared memory.
     const bool tiled = ncols >= kTiledMinCols && has_tiled_;
     const std::string name = tiled ? "mul_mat_tiled_" + lower(dtype_name(w.type))
-                                   : "mul_mat_vec_" + lower(dtype_name(w.type)) + (use_subgroup_ops() ? "_sg" : "");
+                                   : "mul_mat_vec_" + lower(dtype_name(w.type)) + (ncols == 1 ? "_n1" : "") + (use_subgroup_ops() ? "_sg" : "");
     const Pipeline* p = pipeline(name, 3, sizeof(MulMatPC));
     if (!p) return;
-    const int64_t rows_per_group = tiled ? 64 : 1, cols_per_group = tiled ? 64 : 4;
+    const int64_t rows_per_group = tiled ? 64 : ncols == 1 ? kVecRows1 : kVecRows, cols_per_group = tiled ? 64 : kVecCols;
     const uint64_t wrb = w.nb[1];
     const int64_t rows_chunk = std::max<int64_t>(1, int64_t((max_binding_ - 2 * align_) / wrb));
     const int64_t cols_chunk = std::min<int64_t>(rows_per_chunk({&x, &y}, ncols), 65535 * cols_per_group);
@@ -317,7 +322,7 @@ void VulkanBackendImpl::rms_norm(const Tensor& x, const Tensor* w, float eps, Te
     VKAI_ASSERT(x.type == DType::F32 && y.type == DType::F32 && x.ne == y.ne, "rms_norm: f32 tensors of one shape");
     VKAI_ASSERT(!w || (w->type == DType::F32 && w->ne[0] == x.ne[0]), "rms_norm: w must be f32 of the row length");
     if (!err_.ok()) return;
-    const Pipeline* p = pipeline("rms_norm", 3, sizeof(RmsNormPC));
+    const Pipeline* p = pipeline(use_subgroup_ops() ? "rms_norm_sg" : "rms_norm", 3, sizeof(RmsNormPC));
     if (!p) return;
     const int64_t nrows = x.nrows(), per = rows_per_chunk({&x, &y}, nrows);
     for (int64_t r0 = 0; r0 < nrows; r0 += per) {

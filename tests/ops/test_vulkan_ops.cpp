@@ -86,8 +86,9 @@ TEST_P(VulkanOps, MulMatEveryType) {
     for (DType t : kTypes) {
         const int64_t blk = dtype_info(t).block;
         const int64_t k = blk == 1 ? 37 : blk == 32 ? 32 * 7 : 256 * 3;
-        for (int64_t n : {1, 3, 6, 8, 70}) { // 8 and more columns take the tiled kernel
+        for (int64_t n : {1, 2, 3, 4, 5, 6, 7, 8, 70}) { // 8 and more columns take the tiled kernel
             SCOPED_TRACE(strf("%s k=%lld n=%lld", dtype_name(t), (long long)k, (long long)n));
+            // 71 rows: not a multiple of the matrix-vector kernel's rows per workgroup.
             Owned w(t, k, 71, 1, 1, 1), x(DType::F32, k, n, 1, 1, 3), y(DType::F32, 71, n, 1, 1, 2);
             fill_weights(w, 7);
             x.fill(8);
@@ -100,6 +101,31 @@ TEST_P(VulkanOps, MulMatEveryType) {
             const std::vector<float> g = got.f32(), wv = want.f32();
             EXPECT_LE(test::nmse(g.data(), wv.data(), int64_t(g.size())), 1e-10);
             EXPECT_TRUE(got.padding_intact());
+        }
+    }
+}
+
+// The matrix-vector kernel on long rows (every thread loops over several blocks, the last round
+// partial), a single row, and an odd row count; rows of 2-byte aligned block types start unaligned.
+TEST_P(VulkanOps, MulMatVecLongRows) {
+    NEED_BACKEND(be, GetParam());
+    for (DType t : kTypes) {
+        const int64_t blk = dtype_info(t).block;
+        const int64_t k = blk == 1 ? 1001 : blk == 32 ? 32 * 133 : 256 * 17;
+        for (int64_t m : {1, 5}) {
+            for (int64_t n : {1, 2, 7}) {
+                SCOPED_TRACE(strf("%s k=%lld m=%lld n=%lld", dtype_name(t), (long long)k, (long long)m, (long long)n));
+                Owned w(t, k, m), x(DType::F32, k, n), y(DType::F32, m, n); // x rows 16-byte aligned: the vec4 loads
+                fill_weights(w, 17);
+                x.fill(18);
+                Owned want(y);
+                ref::mul_mat(w.t, x.t, want.t);
+                Dev dw(be, w), dx(be, x), dy(be, y);
+                be->mul_mat(dw.t, dx.t, dy.t);
+                ASSERT_TRUE(be->sync().ok());
+                const std::vector<float> g = dy.get(y).f32(), wv = want.f32();
+                EXPECT_LE(test::nmse(g.data(), wv.data(), int64_t(g.size())), 1e-10);
+            }
         }
     }
 }
@@ -146,7 +172,7 @@ TEST_P(VulkanOps, CopyConversions) {
 TEST_P(VulkanOps, RowOps) {
     NEED_BACKEND(be, GetParam());
     const Tol tol{1e-6f, 1e-5f};
-    for (int64_t n : {1, 7, 67, 300}) {
+    for (int64_t n : {1, 7, 67, 300, 5000}) { // 5000: rms_norm rows longer than its register cache
         SCOPED_TRACE(strf("n=%lld", (long long)n));
         Owned x(DType::F32, n, 3, 2, 1, 2), y(DType::F32, n, 3, 2, 1, 1), w(DType::F32, n);
         x.fill(1, -3.0f, 3.0f);

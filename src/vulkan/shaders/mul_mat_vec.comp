@@ -1,6 +1,13 @@
-// y = W x for up to NCOLS columns per workgroup: one weight row per workgroup, threads stride over
-// the row's 16-element groups, f32 accumulation, reduced in shared memory (baseline) or with
-// subgroupAdd (USE_SUBGROUP). Weights are read as 32-bit words and dequantized in registers.
+// y = W x for up to NCOLS columns per pass (decode): each workgroup owns ROWS consecutive weight
+// rows and every thread works on all of them, so the x values it loads (once per column, into
+// registers) are reused ROWS times and each thread keeps ROWS independent weight streams in flight.
+// Threads take work units tid, tid + WG, ... (consecutive threads: consecutive units, so a
+// subgroup's loads cover a contiguous stretch of the row): 32 elements of one block for every
+// block type (unit_dot below; a type without one falls back to 16-element dequant16 groups), an
+// element pair (one 32-bit word) for F16/BF16, one element for F32. f32 accumulation; the ROWS x NCOLS partial
+// sums are reduced with subgroupAdd + shared memory across subgroups (USE_SUBGROUP, any subgroup
+// size) or a shared-memory tree (baseline). Weights are read as 32-bit words (16-byte loads where
+// a uniform alignment test allows) and dequantized in registers: no 8/16-bit storage needed.
 #version 450
 #extension GL_GOOGLE_include_directive : enable
 #ifdef USE_SUBGROUP
@@ -9,15 +16,51 @@
 #endif
 
 #define WG 64u
+// Rows per workgroup and columns per pass (gl_WorkGroupID.z selects the column group): keep in
+// sync with kVecRows / kVecCols in vk_ops.cpp. The single-column variant (decode) holds fewer x
+// registers, so it takes more rows.
+#ifdef NCOLS_1
+#define ROWS 4u
+#define NCOLS 1u
+#else
+#define ROWS 2u
 #define NCOLS 4u
+#endif
+#define NV (ROWS * NCOLS)
 layout(local_size_x = 64) in;
 
 layout(binding = 0) readonly buffer WB { uint wdata[]; };
+layout(binding = 0) readonly buffer WB4 { uvec4 wdata4[]; }; // the same binding, for 16-byte loads
 layout(binding = 1) readonly buffer XB { uint xdata[]; };
+layout(binding = 1) readonly buffer XB4 { vec4 xdata4[]; }; // the same binding, for 16-byte loads
 layout(binding = 2) buffer YB { uint ydata[]; };
 
 #include "lib/common.glsl"
 #include "lib/quant.glsl"
+
+// 4 consecutive weight words (16 bytes) at any byte address a, branch-free: 5 word loads (4 when
+// a is aligned: the fifth index then repeats the fourth) funnel-shifted as in rd_u32.
+uvec4 rd_u32x4u(uint a) {
+    const uint i = a >> 2, s = (a & 3u) * 8u;
+    const uint w0 = wdata[i], w1 = wdata[i + 1u], w2 = wdata[i + 2u], w3 = wdata[i + 3u], w4 = wdata[i + 3u + min(s, 1u)];
+    const uint t = 31u - s;
+    return uvec4((w0 >> s) | ((w1 << 1u) << t), (w1 >> s) | ((w2 << 1u) << t), (w2 >> s) | ((w3 << 1u) << t), (w3 >> s) | ((w4 << 1u) << t));
+}
+// The same, as one 16-byte load when a is 16-byte aligned (al, uniform: the caller knows it from
+// the row start and the block layout).
+uvec4 rd_u32x4(uint a, bool al) {
+    if (al) return wdata4[a >> 4];
+    return rd_u32x4u(a);
+}
+// One weight word at a byte address that is 4-byte aligned when al is true.
+uint rd_w(uint a, bool al) { return al ? wdata[a >> 2] : rd_u32(a); }
+
+// 4 consecutive x values from word index xi: one 16-byte load when every column starts 16-byte
+// aligned in the binding (al is uniform over the workgroup), 4 word loads otherwise.
+vec4 ld_x4(uint xi, bool al) {
+    if (al) return xdata4[xi >> 2];
+    return vec4(uintBitsToFloat(xdata[xi]), uintBitsToFloat(xdata[xi + 1u]), uintBitsToFloat(xdata[xi + 2u]), uintBitsToFloat(xdata[xi + 3u]));
+}
 
 layout(push_constant) uniform PC {
     uint k;      // elements per weight row
@@ -30,61 +73,365 @@ layout(push_constant) uniform PC {
     TENSOR_PC(y); // y_bias includes this dispatch's first row
 } pc;
 
-shared float red[NCOLS][WG];
+
+// Wide units for the most used block types: one thread takes 32 elements of one block whose
+// quants are 16 contiguous bytes (4 words) of the block, so a subgroup's loads cover a contiguous
+// stretch of the row; scales are decoded once per unit. unit_xoff(part, q) is the element offset
+// (in the block) of the q-th group of 4 x values (q = 0..7); unit_dot adds the unit's dot product
+// with every column to acc. sx[c] = (sum of x over q = 0..3, over q = 4..7) for the min/offset terms.
+#if defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
+#define UNIT_PATH 1
+#define UPB 8u // units per block: part = chunk c (0..3) * 2 + half of the chunk's 32 bytes
+uint unit_xoff(uint part, uint q) { return (part / 2u) * 64u + (part % 2u) * 16u + (q % 4u) * 4u + (q / 4u) * 32u; }
+// 6-bit scale and min of sub-block j from the 12 scale bytes (words s0, s1, s2).
+uvec2 scale_min_k4(uint j, uint s0, uint s1, uint s2) {
+    const uint b = (j & 3u) * 8u;
+    const uint x0 = s0 >> b, x1 = s1 >> b, x2 = s2 >> b;
+    return j < 4u ? uvec2(x0 & 63u, x1 & 63u) : uvec2((x2 & 0xfu) | (((x0 >> 6) & 3u) << 4), ((x2 >> 4) & 0xfu) | (((x1 >> 6) & 3u) << 4));
+}
+void unit_dot(uint a, uint part, in vec4 xv[NCOLS][8], in vec2 sx[NCOLS], uint nc, bool wal, inout float acc[NCOLS]) {
+    const uint c = part / 2u, l0 = (part % 2u) * 16u;
+    // wal: the block starts 16-byte aligned (144 and 176 bytes are multiples of 16).
+    const uvec4 hdr = rd_u32x4(a, wal);
+    const uint dm = hdr.x, s0 = hdr.y, s1 = hdr.z, s2 = hdr.w;
+    const uvec4 qw = rd_u32x4(a + QS_OFF + c * 32u + l0, wal);
+#if defined(TYPE_Q5_K)
+    const uvec4 qhw = rd_u32x4(a + 16u + l0, wal) >> (2u * c);
+#endif
+    const float d = f16_bits_to_f32(dm & 0xffffu), dmin = f16_bits_to_f32(dm >> 16);
+    const uvec2 sm1 = scale_min_k4(2u * c, s0, s1, s2), sm2 = scale_min_k4(2u * c + 1u, s0, s1, s2);
+    const float d1 = d * float(sm1.x), m1 = dmin * float(sm1.y), d2 = d * float(sm2.x), m2 = dmin * float(sm2.y);
+    vec4 lo[4], hi[4];
+    for (uint q = 0u; q < 4u; ++q) {
+        const uvec4 b = (uvec4(qw[q]) >> uvec4(0u, 8u, 16u, 24u)) & 0xffu;
+#if defined(TYPE_Q5_K)
+        const uvec4 hb = (uvec4(qhw[q]) >> uvec4(0u, 8u, 16u, 24u));
+        lo[q] = vec4((b & 0xfu) | ((hb & 1u) << 4));
+        hi[q] = vec4((b >> 4) | ((hb & 2u) << 3));
+#else
+        lo[q] = vec4(b & 0xfu);
+        hi[q] = vec4(b >> 4);
+#endif
+    }
+    for (uint cc = 0u; cc < NCOLS; ++cc) {
+        if (cc >= nc) break;
+        const float dl = dot(lo[0], xv[cc][0]) + dot(lo[1], xv[cc][1]) + dot(lo[2], xv[cc][2]) + dot(lo[3], xv[cc][3]);
+        const float dh = dot(hi[0], xv[cc][4]) + dot(hi[1], xv[cc][5]) + dot(hi[2], xv[cc][6]) + dot(hi[3], xv[cc][7]);
+        acc[cc] += d1 * dl - m1 * sx[cc].x + d2 * dh - m2 * sx[cc].y;
+    }
+}
+
+#elif defined(TYPE_Q6_K)
+#define UNIT_PATH 1
+#define UPB 8u // part = hf (0..1) * 4 + kp (0..1) * 2 + half: ql bytes hf*64 + kp*32 + half*16 .. +15
+uint unit_xoff(uint part, uint q) { return (part / 4u) * 128u + ((part / 2u) % 2u) * 32u + (part % 2u) * 16u + (q % 4u) * 4u + (q / 4u) * 64u; }
+void unit_dot(uint a, uint part, in vec4 xv[NCOLS][8], in vec2 sx[NCOLS], uint nc, bool wal, inout float acc[NCOLS]) {
+    const uint hf = part / 4u, kp = (part / 2u) % 2u, l0 = (part % 2u) * 16u;
+    const float d = rd_f16(a + 208u);
+    const uint sa = a + 192u + hf * 8u + (part % 2u) + 2u * kp; // scale of k = kp; k = kp + 2 is 4 bytes on
+    const float d1 = d * float(sext8(rd_u8(sa))), d2 = d * float(sext8(rd_u8(sa + 4u)));
+    const uvec4 qw = rd_u32x4u(a + hf * 64u + kp * 32u + l0), qhw = rd_u32x4u(a + 128u + hf * 32u + l0) >> (2u * kp);
+    vec4 lo[4], hi[4];
+    for (uint q = 0u; q < 4u; ++q) {
+        const uint w = qw[q], h = qhw[q];
+        const uvec4 b = (uvec4(w) >> uvec4(0u, 8u, 16u, 24u)) & 0xffu;
+        const uvec4 hb = uvec4(h) >> uvec4(0u, 8u, 16u, 24u);
+        lo[q] = vec4((b & 0xfu) | ((hb & 3u) << 4));
+        hi[q] = vec4((b >> 4) | (((hb >> 4) & 3u) << 4));
+    }
+    for (uint cc = 0u; cc < NCOLS; ++cc) {
+        if (cc >= nc) break;
+        const float dl = dot(lo[0], xv[cc][0]) + dot(lo[1], xv[cc][1]) + dot(lo[2], xv[cc][2]) + dot(lo[3], xv[cc][3]);
+        const float dh = dot(hi[0], xv[cc][4]) + dot(hi[1], xv[cc][5]) + dot(hi[2], xv[cc][6]) + dot(hi[3], xv[cc][7]);
+        acc[cc] += d1 * (dl - 32.0 * sx[cc].x) + d2 * (dh - 32.0 * sx[cc].y);
+    }
+}
+
+#elif defined(TYPE_Q2_K) || defined(TYPE_Q3_K)
+#define UNIT_PATH 1
+// Element h*128 + s*32 + p*16 + l has 2 bits at qs[h*32 + p*16 + l] >> 2s (Q3_K: + the high bit
+// hmask[p*16 + l] >> (4h + s)) and the scale of group h*8 + s*2 + p. part = h*4 + sp*2 + p:
+// 16 quant bytes, shifts s = 2sp (q 0..3) and 2sp + 1 (q 4..7).
+#if defined(TYPE_Q3_K)
+#define QS2_OFF 32u
+// Signed 6-bit scale of group g: low 4 bits in bytes 0..7 (nibble g / 8), high 2 bits in bytes 8..11.
+float q3k_scale(uint a, uint g) {
+    const uint lo = (rd_u8(a + 96u + (g % 8u)) >> (4u * (g / 8u))) & 0xfu;
+    const uint hi = (rd_u8(a + 104u + g % 4u) >> (2u * (g / 4u))) & 3u;
+    return float(int(lo | (hi << 4)) - 32);
+}
+#else
+#define QS2_OFF 16u
+#endif
+#define UPB 8u
+uint unit_xoff(uint part, uint q) {
+    return (part / 4u) * 128u + (((part / 2u) % 2u) * 2u + q / 4u) * 32u + (part % 2u) * 16u + (q % 4u) * 4u;
+}
+void unit_dot(uint a, uint part, in vec4 xv[NCOLS][8], in vec2 sx[NCOLS], uint nc, bool wal, inout float acc[NCOLS]) {
+    const uint h = part / 4u, sp = (part / 2u) % 2u, p = part % 2u;
+    const uint g1 = h * 8u + sp * 4u + p; // group of s = 2sp; s = 2sp + 1 is group g1 + 2
+#if defined(TYPE_Q3_K)
+    const float d = rd_f16(a + 108u);
+    const float d1 = d * q3k_scale(a, g1), d2 = d * q3k_scale(a, g1 + 2u);
+#else
+    const uint dm = rd_w(a + 80u, wal);
+    const float d = f16_bits_to_f32(dm & 0xffffu), dmin = f16_bits_to_f32(dm >> 16);
+    const uint sc1 = rd_u8(a + g1), sc2 = rd_u8(a + g1 + 2u);
+    const float d1 = d * float(sc1 & 0xfu), m1 = dmin * float(sc1 >> 4), d2 = d * float(sc2 & 0xfu), m2 = dmin * float(sc2 >> 4);
+#endif
+    vec4 lo[4], hi[4];
+    for (uint q = 0u; q < 4u; ++q) {
+        const uint w = rd_w(a + QS2_OFF + h * 32u + p * 16u + 4u * q, wal) >> (4u * sp);
+        const uvec4 b = uvec4(w) >> uvec4(0u, 8u, 16u, 24u);
+#if defined(TYPE_Q3_K)
+        const uint hm = rd_w(a + p * 16u + 4u * q, wal) >> (4u * h + 2u * sp);
+        const uvec4 hb = uvec4(hm) >> uvec4(0u, 8u, 16u, 24u);
+        lo[q] = vec4((b & 3u) | ((hb & 1u) << 2));
+        hi[q] = vec4(((b >> 2) & 3u) | ((hb & 2u) << 1));
+#else
+        lo[q] = vec4(b & 3u);
+        hi[q] = vec4((b >> 2) & 3u);
+#endif
+    }
+    for (uint cc = 0u; cc < NCOLS; ++cc) {
+        if (cc >= nc) break;
+        const float dl = dot(lo[0], xv[cc][0]) + dot(lo[1], xv[cc][1]) + dot(lo[2], xv[cc][2]) + dot(lo[3], xv[cc][3]);
+        const float dh = dot(hi[0], xv[cc][4]) + dot(hi[1], xv[cc][5]) + dot(hi[2], xv[cc][6]) + dot(hi[3], xv[cc][7]);
+#if defined(TYPE_Q3_K)
+        acc[cc] += d1 * (dl - 4.0 * sx[cc].x) + d2 * (dh - 4.0 * sx[cc].y);
+#else
+        acc[cc] += d1 * dl - m1 * sx[cc].x + d2 * dh - m2 * sx[cc].y;
+#endif
+    }
+}
+
+#elif defined(TYPE_Q8_0)
+#define UNIT_PATH 1
+#define UPB 1u // the whole 32-element block: 8 words of quants
+uint unit_xoff(uint part, uint q) { return q * 4u; }
+void unit_dot(uint a, uint part, in vec4 xv[NCOLS][8], in vec2 sx[NCOLS], uint nc, bool wal, inout float acc[NCOLS]) {
+    const float d = rd_f16(a);
+    const uvec4 qa = rd_u32x4u(a + 2u), qb = rd_u32x4u(a + 18u);
+    vec4 qv[8];
+    for (uint q = 0u; q < 8u; ++q) {
+        const uint w = q < 4u ? qa[q] : qb[q - 4u];
+        qv[q] = vec4(ivec4(uvec4(w) << uvec4(24u, 16u, 8u, 0u)) >> 24);
+    }
+    for (uint cc = 0u; cc < NCOLS; ++cc) {
+        if (cc >= nc) break;
+        float s = 0.0;
+        for (uint q = 0u; q < 8u; ++q) s += dot(qv[q], xv[cc][q]);
+        acc[cc] += d * s;
+    }
+}
+
+#elif defined(TYPE_Q4_0) || defined(TYPE_Q4_1) || defined(TYPE_Q5_0) || defined(TYPE_Q5_1) || defined(TYPE_IQ4_NL) || defined(TYPE_IQ4_XS)
+#define UNIT_PATH 1
+#if defined(TYPE_IQ4_NL) || defined(TYPE_IQ4_XS)
+// The IQ4 codebook in shared memory (a dynamically indexed constant array would live in
+// per-thread local memory on some drivers); filled at the start of main.
+shared float iq4tab[16];
+#define IQ4_TABLE 1
+#endif
+// One 32-element (sub-)block: 4 quant words, low nibbles = elements 0..15, high = 16..31.
+#if defined(TYPE_IQ4_XS)
+#define UPB 8u
+uint unit_xoff(uint part, uint q) { return part * 32u + q * 4u; }
+#else
+#define UPB 1u
+uint unit_xoff(uint part, uint q) { return q * 4u; }
+#endif
+void unit_dot(uint a, uint part, in vec4 xv[NCOLS][8], in vec2 sx[NCOLS], uint nc, bool wal, inout float acc[NCOLS]) {
+#if defined(TYPE_IQ4_XS)
+    const uint ls = ((rd_u8(a + 4u + part / 2u) >> (4u * (part % 2u))) & 0xfu) | (((rd_u16(a + 2u) >> (2u * part)) & 3u) << 4);
+    const float d = rd_f16(a) * float(int(ls) - 32);
+    const uint qa = a + 8u + part * 16u;
+#elif defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
+    const uint dm = rd_u32(a);
+    const float d = f16_bits_to_f32(dm & 0xffffu), mn = f16_bits_to_f32(dm >> 16);
+#if defined(TYPE_Q5_1)
+    const uint qh = rd_u32(a + 4u);
+    const uint qa = a + 8u;
+#else
+    const uint qa = a + 4u;
+#endif
+#else
+    const float d = rd_f16(a);
+#if defined(TYPE_Q5_0)
+    const uint qh = rd_u32(a + 2u);
+    const uint qa = a + 6u;
+#else
+    const uint qa = a + 2u;
+#endif
+#endif
+    const uvec4 qw = rd_u32x4u(qa);
+    vec4 lo[4], hi[4];
+    for (uint q = 0u; q < 4u; ++q) {
+        const uint w = qw[q];
+        const uvec4 b = (uvec4(w) >> uvec4(0u, 8u, 16u, 24u)) & 0xffu;
+#if defined(TYPE_IQ4_NL) || defined(TYPE_IQ4_XS)
+        const uvec4 l = b & 0xfu, h = b >> 4;
+        lo[q] = vec4(iq4tab[l.x], iq4tab[l.y], iq4tab[l.z], iq4tab[l.w]);
+        hi[q] = vec4(iq4tab[h.x], iq4tab[h.y], iq4tab[h.z], iq4tab[h.w]);
+#elif defined(TYPE_Q5_0) || defined(TYPE_Q5_1)
+        const uvec4 hl = (uvec4(qh >> (4u * q)) >> uvec4(0u, 1u, 2u, 3u)) & 1u;
+        const uvec4 hh = (uvec4(qh >> (16u + 4u * q)) >> uvec4(0u, 1u, 2u, 3u)) & 1u;
+        lo[q] = vec4((b & 0xfu) | (hl << 4));
+        hi[q] = vec4((b >> 4) | (hh << 4));
+#else
+        lo[q] = vec4(b & 0xfu);
+        hi[q] = vec4(b >> 4);
+#endif
+    }
+    for (uint cc = 0u; cc < NCOLS; ++cc) {
+        if (cc >= nc) break;
+        const float dl = dot(lo[0], xv[cc][0]) + dot(lo[1], xv[cc][1]) + dot(lo[2], xv[cc][2]) + dot(lo[3], xv[cc][3]);
+        const float dh = dot(hi[0], xv[cc][4]) + dot(hi[1], xv[cc][5]) + dot(hi[2], xv[cc][6]) + dot(hi[3], xv[cc][7]);
+#if defined(TYPE_Q4_0)
+        acc[cc] += d * (dl + dh - 8.0 * (sx[cc].x + sx[cc].y));
+#elif defined(TYPE_Q5_0)
+        acc[cc] += d * (dl + dh - 16.0 * (sx[cc].x + sx[cc].y));
+#elif defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
+        acc[cc] += d * (dl + dh) + mn * (sx[cc].x + sx[cc].y);
+#else
+        acc[cc] += d * (dl + dh);
+#endif
+    }
+}
+#endif
+
+// Partial sums: [value][thread] on the baseline, [value][subgroup id] with USE_SUBGROUP.
+shared float red[NV][WG];
 
 void main() {
-    const uint row = flat_group();
-    if (row >= pc.m) return;
+    const uint row0 = flat_group() * ROWS;
+    if (row0 >= pc.m) return;
     const uint tid = gl_LocalInvocationID.x;
+#ifdef IQ4_TABLE
+    if (tid < 16u) iq4tab[tid] = float(kIq4nl[tid]);
+    barrier();
+#endif
     const uint c0 = gl_WorkGroupID.z * NCOLS;
     const uint nc = min(NCOLS, pc.n - c0);
     uint xa[NCOLS];
-    for (uint c = 0u; c < NCOLS; ++c) xa[c] = ROW_ADDR(x, pc.col0 + c0 + min(c, nc - 1u)) >> 2;
-    float acc[NCOLS];
-    for (uint c = 0u; c < NCOLS; ++c) acc[c] = 0.0;
-    const uint wrow = pc.w_bias + row * pc.w_nb1;
-#ifdef PLAIN_TYPE
+    // Columns past n repeat the last one (their sums are computed and dropped: no divergent loop).
+    bool xal = true;
+    for (uint c = 0u; c < NCOLS; ++c) {
+        xa[c] = ROW_ADDR(x, pc.col0 + c0 + min(c, nc - 1u)) >> 2;
+        xal = xal && (xa[c] & 3u) == 0u;
+    }
+    uint wr[ROWS];
+    // Rows past m repeat the last row (computed, never stored).
+    for (uint r = 0u; r < ROWS; ++r) wr[r] = pc.w_bias + min(row0 + r, pc.m - 1u) * pc.w_nb1;
+    float acc[ROWS][NCOLS];
+    for (uint r = 0u; r < ROWS; ++r)
+        for (uint c = 0u; c < NCOLS; ++c) acc[r][c] = 0.0;
+
+#if defined(TYPE_F32)
     for (uint i = tid; i < pc.k; i += WG) {
-        float w = load_plain(wrow, i);
-        for (uint c = 0u; c < NCOLS; ++c) acc[c] += w * uintBitsToFloat(xdata[xa[c] + i]);
+        float xv[NCOLS];
+        for (uint c = 0u; c < NCOLS; ++c) xv[c] = uintBitsToFloat(xdata[xa[c] + i]);
+        for (uint r = 0u; r < ROWS; ++r) {
+            const float w = uintBitsToFloat(wdata[(wr[r] >> 2) + i]);
+            for (uint c = 0u; c < NCOLS; ++c)
+                if (c < nc) acc[r][c] += w * xv[c];
+        }
+    }
+#elif defined(PLAIN_TYPE) // F16, BF16: one 32-bit word = two elements per step
+    const uint npairs = pc.k / 2u;
+    for (uint p = tid; p <= npairs; p += WG) {
+        // p == npairs is the odd tail element (k odd), taken by one thread at most.
+        const bool tail = p == npairs;
+        if (tail && (pc.k & 1u) == 0u) break;
+        vec2 xv[NCOLS];
+        for (uint c = 0u; c < NCOLS; ++c) {
+            const uint xi = xa[c] + 2u * p;
+            xv[c] = vec2(uintBitsToFloat(xdata[xi]), tail ? 0.0 : uintBitsToFloat(xdata[xi + 1u]));
+        }
+        for (uint r = 0u; r < ROWS; ++r) {
+            const uint wa = wr[r] + 4u * p;
+            const uint w2 = tail ? rd_u16(wa) : rd_u32(wa);
+#if defined(TYPE_F16)
+            const vec2 w = vec2(f16_bits_to_f32(w2 & 0xffffu), f16_bits_to_f32(w2 >> 16));
+#else
+            const vec2 w = vec2(uintBitsToFloat(w2 << 16), uintBitsToFloat(w2 & 0xffff0000u));
+#endif
+            for (uint c = 0u; c < NCOLS; ++c)
+                if (c < nc) acc[r][c] += dot(w, xv[c]);
+        }
+    }
+#elif defined(UNIT_PATH)
+    // Every block starts 16-byte aligned when row 0 and the row stride are (Q4_K/Q5_K use it).
+    // Q2_K (84-byte blocks) uses it as "every block starts 4-byte aligned".
+#if defined(TYPE_Q2_K)
+    const bool wal = ((pc.w_bias | pc.w_nb1) & 3u) == 0u;
+#elif defined(TYPE_Q3_K)
+    const bool wal = false; // 110-byte blocks: words at any alignment
+#else
+    const bool wal = ((pc.w_bias | pc.w_nb1) & 15u) == 0u && (BLOCK_BYTES & 15u) == 0u;
+#endif
+    const uint nunits = (pc.k / BLOCK_ELEMS) * UPB;
+    for (uint u = tid; u < nunits; u += WG) {
+        const uint blk = u / UPB, part = u % UPB;
+        vec4 xv[NCOLS][8];
+        vec2 sx[NCOLS];
+        for (uint c = 0u; c < NCOLS; ++c) {
+            sx[c] = vec2(0.0);
+            for (uint q = 0u; q < 8u; ++q) xv[c][q] = vec4(0.0);
+            if (c >= nc) continue;
+            for (uint q = 0u; q < 8u; ++q) {
+                xv[c][q] = ld_x4(xa[c] + blk * BLOCK_ELEMS + unit_xoff(part, q), xal);
+            }
+            sx[c] = vec2(dot(xv[c][0] + xv[c][1] + xv[c][2] + xv[c][3], vec4(1.0)), dot(xv[c][4] + xv[c][5] + xv[c][6] + xv[c][7], vec4(1.0)));
+        }
+        for (uint r = 0u; r < ROWS; ++r) unit_dot(wr[r] + blk * BLOCK_BYTES, part, xv, sx, nc, wal, acc[r]);
     }
 #else
     const uint ngroups = (pc.k / BLOCK_ELEMS) * GROUPS;
     float v[16];
     for (uint gi = tid; gi < ngroups; gi += WG) {
         const uint blk = gi / GROUPS, g = gi % GROUPS;
-        dequant16(wrow + blk * BLOCK_BYTES, g, v);
         const uint e0 = blk * BLOCK_ELEMS + g * 16u;
-        for (uint c = 0u; c < NCOLS; ++c) {
-            if (c >= nc) break;
-            float s = 0.0;
-            for (uint j = 0u; j < 16u; ++j) s += v[j] * uintBitsToFloat(xdata[xa[c] + e0 + j]);
-            acc[c] += s;
+        vec4 xv[NCOLS][4];
+        for (uint c = 0u; c < NCOLS; ++c)
+            for (uint q = 0u; q < 4u; ++q) xv[c][q] = ld_x4(xa[c] + e0 + 4u * q, xal);
+        for (uint r = 0u; r < ROWS; ++r) {
+            dequant16(wr[r] + blk * BLOCK_BYTES, g, v);
+            const vec4 w0 = vec4(v[0], v[1], v[2], v[3]), w1 = vec4(v[4], v[5], v[6], v[7]);
+            const vec4 w2 = vec4(v[8], v[9], v[10], v[11]), w3 = vec4(v[12], v[13], v[14], v[15]);
+            for (uint c = 0u; c < NCOLS; ++c)
+                if (c < nc) acc[r][c] += dot(w0, xv[c][0]) + dot(w1, xv[c][1]) + dot(w2, xv[c][2]) + dot(w3, xv[c][3]);
         }
     }
 #endif
 
 #ifdef USE_SUBGROUP
-    for (uint c = 0u; c < NCOLS; ++c) acc[c] = subgroupAdd(acc[c]);
+    for (uint r = 0u; r < ROWS; ++r)
+        for (uint c = 0u; c < NCOLS; ++c) acc[r][c] = subgroupAdd(acc[r][c]);
     if (subgroupElect())
-        for (uint c = 0u; c < NCOLS; ++c) red[c][gl_SubgroupID] = acc[c];
+        for (uint r = 0u; r < ROWS; ++r)
+            for (uint c = 0u; c < NCOLS; ++c) red[r * NCOLS + c][gl_SubgroupID] = acc[r][c];
     barrier();
-    if (tid == 0u) {
-        for (uint c = 0u; c < nc; ++c) {
+    if (tid < NV) {
+        const uint r = tid / NCOLS, c = tid % NCOLS;
+        if (row0 + r < pc.m && c < nc) {
             float s = 0.0;
-            for (uint i = 0u; i < gl_NumSubgroups; ++i) s += red[c][i];
-            ydata[(ROW_ADDR(y, pc.col0 + c0 + c) >> 2) + row] = floatBitsToUint(s);
+            for (uint i = 0u; i < gl_NumSubgroups; ++i) s += red[tid][i];
+            ydata[(ROW_ADDR(y, pc.col0 + c0 + c) >> 2) + row0 + r] = floatBitsToUint(s);
         }
     }
 #else
-    for (uint c = 0u; c < NCOLS; ++c) red[c][tid] = acc[c];
+    for (uint r = 0u; r < ROWS; ++r)
+        for (uint c = 0u; c < NCOLS; ++c) red[r * NCOLS + c][tid] = acc[r][c];
     barrier();
     for (uint s = WG / 2u; s > 0u; s >>= 1) {
         if (tid < s)
-            for (uint c = 0u; c < NCOLS; ++c) red[c][tid] += red[c][tid + s];
+            for (uint v2 = 0u; v2 < NV; ++v2) red[v2][tid] += red[v2][tid + s];
         barrier();
     }
-    if (tid == 0u)
-        for (uint c = 0u; c < nc; ++c) ydata[(ROW_ADDR(y, pc.col0 + c0 + c) >> 2) + row] = floatBitsToUint(red[c][0]);
+    if (tid < NV) {
+        const uint r = tid / NCOLS, c = tid % NCOLS;
+        if (row0 + r < pc.m && c < nc) ydata[(ROW_ADDR(y, pc.col0 + c0 + c) >> 2) + row0 + r] = floatBitsToUint(red[tid][0]);
+    }
 #endif
 }

@@ -1,7 +1,16 @@
-// y = x / sqrt(mean(x^2) + eps) (* w), one workgroup per row, shared-memory reduction.
+// y = x / sqrt(mean(x^2) + eps) (* w), one 256-thread workgroup per row. Each thread loads up to
+// CACHE elements of the row (coalesced: element tid + j*WG) with independent loads, keeps them in
+// registers for the scaling pass (rows up to CACHE*WG = 4096 elements are read once), and the sum
+// of squares is reduced with subgroupAdd + shared memory (USE_SUBGROUP) or a shared-memory tree.
 #version 450
 #extension GL_GOOGLE_include_directive : enable
-layout(local_size_x = 64) in;
+#ifdef USE_SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : enable
+#extension GL_KHR_shader_subgroup_basic : enable
+#endif
+#define WG 256u
+#define CACHE 16u
+layout(local_size_x = 256) in;
 
 layout(binding = 0) readonly buffer XB { uint xdata[]; };
 layout(binding = 1) readonly buffer WB { uint wdata[]; };
@@ -20,29 +29,49 @@ layout(push_constant) uniform PC {
     TENSOR_PC(y);
 } pc;
 
-shared float red[64];
+shared float red[WG];
 
 void main() {
     const uint r = flat_group();
     if (r >= pc.nrows) return;
     const uint tid = gl_LocalInvocationID.x;
     const uint xa = ROW_ADDR(x, pc.row0 + r) >> 2, ya = ROW_ADDR(y, pc.row0 + r) >> 2;
+    float v[CACHE];
     float ss = 0.0;
-    for (uint i = tid; i < pc.n; i += 64u) {
-        float v = uintBitsToFloat(xdata[xa + i]);
-        ss += v * v;
+    for (uint j = 0u; j < CACHE; ++j) {
+        const uint i = tid + j * WG;
+        v[j] = i < pc.n ? uintBitsToFloat(xdata[xa + min(i, pc.n - 1u)]) : 0.0;
+        ss += v[j] * v[j];
     }
+    for (uint i = tid + CACHE * WG; i < pc.n; i += WG) {
+        const float t = uintBitsToFloat(xdata[xa + i]);
+        ss += t * t;
+    }
+#ifdef USE_SUBGROUP
+    ss = subgroupAdd(ss);
+    if (subgroupElect()) red[gl_SubgroupID] = ss;
+    barrier();
+    float tot = 0.0;
+    for (uint i = 0u; i < gl_NumSubgroups; ++i) tot += red[i];
+#else
     red[tid] = ss;
     barrier();
-    for (uint s = 32u; s > 0u; s >>= 1) {
+    for (uint s = WG / 2u; s > 0u; s >>= 1) {
         if (tid < s) red[tid] += red[tid + s];
         barrier();
     }
-    const float inv = 1.0 / sqrt(red[0] / float(pc.n) + pc.eps);
+    const float tot = red[0];
+#endif
+    const float inv = 1.0 / sqrt(tot / float(pc.n) + pc.eps);
     const uint wa = pc.w_bias >> 2;
-    for (uint i = tid; i < pc.n; i += 64u) {
-        float v = uintBitsToFloat(xdata[xa + i]) * inv;
-        if (pc.has_w != 0u) v *= uintBitsToFloat(wdata[wa + i]);
-        ydata[ya + i] = floatBitsToUint(v);
+    const bool hw = pc.has_w != 0u;
+    for (uint j = 0u; j < CACHE; ++j) {
+        const uint i = tid + j * WG;
+        if (i < pc.n) ydata[ya + i] = floatBitsToUint(v[j] * inv * (hw ? uintBitsToFloat(wdata[wa + i]) : 1.0));
+    }
+    for (uint i = tid + CACHE * WG; i < pc.n; i += WG) {
+        float t = uintBitsToFloat(xdata[xa + i]) * inv;
+        if (hw) t *= uintBitsToFloat(wdata[wa + i]);
+        ydata[ya + i] = floatBitsToUint(t);
     }
 }

@@ -6,10 +6,12 @@
 
 uint rd_u8(uint a) { return (wdata[a >> 2] >> ((a & 3u) * 8u)) & 0xffu; }
 uint rd_u16(uint a) { return (wdata[a >> 2] >> ((a & 2u) * 8u)) & 0xffffu; } // a is even
+// Any alignment, without a branch: the second word is read only when the address is unaligned
+// (same index otherwise), and (hi << 1) << (31 - s) is 0 for s == 0.
 uint rd_u32(uint a) {
     uint s = (a & 3u) * 8u;
-    uint lo = wdata[a >> 2];
-    return s == 0u ? lo : ((lo >> s) | (wdata[(a >> 2) + 1u] << (32u - s)));
+    uint i = a >> 2;
+    return (wdata[i] >> s) | ((wdata[i + min(s, 1u)] << 1u) << (31u - s));
 }
 float rd_f16(uint a) { return f16_bits_to_f32(rd_u16(a)); }
 int sext8(uint b) { return int(b << 24) >> 24; }
