@@ -5,9 +5,16 @@
 #include "base/check.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <vector>
 
 namespace vkai::cpu::avx2 {
+
+const int g_prefetch_ahead = [] {
+    const char* e = std::getenv("VKAI_CPU_PREFETCH");
+    return e && *e ? std::clamp(std::atoi(e), 0, 1 << 20) : 2048;
+}();
+
 namespace {
 
 // ---- f32 / f16 / bf16 weights: FMA against f32 x --------------------------------------------
@@ -49,7 +56,8 @@ inline void float_tile(const uint8_t* wrow, size_t stride, const float* const* x
         for (int c = 0; c < NC; ++c)
             for (int u = 0; u < U; ++u) acc[r][c][u] = _mm256_setzero_ps();
     int64_t l = 0;
-    for (; l + 8 * U <= k; l += 8 * U)
+    for (; l + 8 * U <= k; l += 8 * U) {
+        for (int r = 0; r < R; ++r) prefetch_ahead(w[r] + l, 8 * U * sizeof(W));
         for (int u = 0; u < U; ++u) {
             __m256 wv[R];
             for (int r = 0; r < R; ++r) wv[r] = L::load(w[r] + l + 8 * u);
@@ -58,6 +66,7 @@ inline void float_tile(const uint8_t* wrow, size_t stride, const float* const* x
                 for (int r = 0; r < R; ++r) acc[r][c][u] = _mm256_fmadd_ps(wv[r], xv, acc[r][c][u]);
             }
         }
+    }
     for (; l + 8 <= k; l += 8)
         for (int r = 0; r < R; ++r) {
             const __m256 wv = L::load(w[r] + l);
@@ -140,12 +149,15 @@ inline int hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+// 127 / amax, or 0 for blocks so small (or zero) that the inverse would overflow to inf.
+inline float inv_scale(float amax) { return amax > 1e-30f ? 127.0f / amax : 0.0f; }
+
 // Symmetric int8 per block of 32: d = max|x| / 127.
 void quantize_q8_32(const float* x, int64_t nb, XQ32* out) {
     for (int64_t b = 0; b < nb; ++b, x += 32) {
         float amax = hmax(abs_max8(x, 4, _mm256_setzero_ps()));
         float d = amax / 127.0f;
-        __m256 inv = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+        __m256 inv = _mm256_set1_ps(inv_scale(amax));
         int sum = hsum_i32(round_pack32(x, inv, out[b].qs));
         out[b].d = d;
         out[b].s = d * float(sum);
@@ -157,7 +169,7 @@ void quantize_q8_K(const float* x, int64_t nb, block_q8_K* out) {
     const __m256i bias = _mm256_set1_epi8(char(0x80));
     for (int64_t b = 0; b < nb; ++b, x += QK_K) {
         float amax = hmax(abs_max8(x, QK_K / 8, _mm256_setzero_ps()));
-        __m256 inv = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+        __m256 inv = _mm256_set1_ps(inv_scale(amax));
         out[b].d = amax / 127.0f;
         for (int g = 0; g < QK_K / 32; ++g) {
             round_pack32(x + 32 * g, inv, out[b].qs + 32 * g);

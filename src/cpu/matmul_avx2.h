@@ -19,7 +19,7 @@ void mul_mat(const Tensor& w, const float* const* xcols, float* const* ycols, in
 enum class XFormat { f32, q8_32, q8_K };
 
 // x quantized in blocks of 32 for the 32-element weight types: x[i] ~= d * qs[i]; s = d * sum(qs)
-// (used by the types with a min, Q4_1 / Q5_1).
+// (used by the unsigned-weight types: the min of Q4_1 / Q5_1, the -8d / -16d offset of Q4_0 / Q5_0).
 struct XQ32 {
     float d, s;
     int8_t qs[32];
@@ -69,6 +69,19 @@ inline __m256i nibbles32(const uint8_t* qs) {
     __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
     __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+// Software prefetch of the weight stream: the lines of [p, p + bytes), g_prefetch_ahead bytes
+// ahead (2048 by default; VKAI_CPU_PREFETCH=<bytes> overrides, 0 disables). Measured on a 4096 x
+// 14336 matvec: +10-100 % on Xeon (KVM) cores, whose hardware prefetchers leave compute and DRAM
+// reads partly serial; neutral on Zen 4. Prefetching past the end of a row or of the tensor is
+// harmless: prefetches never fault.
+extern const int g_prefetch_ahead;
+inline void prefetch_ahead(const void* p, size_t bytes) {
+    if (g_prefetch_ahead <= 0) return;
+    // Integer arithmetic: the address may lie past the end of the weights' allocation.
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p) + uintptr_t(g_prefetch_ahead);
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(a + o), _MM_HINT_T0);
 }
 
 // Sums of adjacent int8 pairs of (unsigned a) * (signed b), widened to int32 lanes of 4 products.

@@ -17,16 +17,28 @@ inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const
 // int16 lane s (0..7) of a 128-bit vector of int16, repeated over both 128-bit halves of v.
 inline __m256i bcast16(__m256i v, int s) { return _mm256_shuffle_epi8(v, _mm256_set1_epi16(short(((2 * s + 1) << 8) | (2 * s)))); }
 
-// Scales of 16-element groups 2g and 2g+1 (int8 bytes of sc) as int16: 8 lanes of sc[2g], then
-// 8 lanes of sc[2g+1], matching the int16 outputs of maddubs over 32 elements.
-inline __m256i pair_scales_i8(__m128i sc, int g) {
-    __m128i idx = _mm_add_epi8(_mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), _mm_set1_epi8(char(2 * g)));
-    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, idx));
-}
-inline __m256i pair_scales_u8(__m128i sc, int g) {
-    __m128i idx = _mm_add_epi8(_mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), _mm_set1_epi8(char(2 * g)));
-    return _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sc, idx));
-}
+// The 16 per-16 scales of a super-block (int8 bytes of sc, signed or not) as int16, in two vectors
+// that each hold 8 of them in both 128-bit halves: half[0] scales 0..7, half[1] scales 8..15.
+struct Scales16 {
+    __m256i half[2];
+    template <bool kSignedScales>
+    static Scales16 from(__m128i sc) {
+        const __m128i hi = _mm_unpackhi_epi64(sc, sc);
+        if constexpr (kSignedScales)
+            return {{_mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc)), _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(hi))}};
+        else
+            return {{_mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc)), _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(hi))}};
+    }
+    // Scales of the 16-element groups 2g and 2g+1 (g in 0..7): 8 int16 lanes of scale 2g, then 8
+    // of scale 2g+1, matching the int16 outputs of maddubs over 32 elements. One shuffle.
+    __m256i pair(int g) const {
+        const int o = 4 * (g & 3);
+        const __m256i idx = _mm256_setr_epi8(o, o + 1, o, o + 1, o, o + 1, o, o + 1, o, o + 1, o, o + 1, o, o + 1, o, o + 1,
+                                             o + 2, o + 3, o + 2, o + 3, o + 2, o + 3, o + 2, o + 3, o + 2, o + 3, o + 2, o + 3,
+                                             o + 2, o + 3, o + 2, o + 3);
+        return _mm256_shuffle_epi8(half[g >> 2], idx);
+    }
+};
 
 // Adds w * x of 32 elements, scaled per 16 (or 32) by the int16 lanes of s, to the 8 int32 lanes of acc.
 inline __m256i mac(__m256i acc, __m256i q_u8, const int8_t* x, __m256i s) {
@@ -68,6 +80,7 @@ struct DotQ45K {
         __m256 acc[NC];
         for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; ++b) {
+            prefetch_ahead(&w[b], sizeof(Block));
             const Block& B = w[b];
             const __m128i sm = unpack_scale_min_k4(B.scales);
             const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
@@ -119,8 +132,10 @@ struct DotQ6K {
         __m256 acc[NC];
         for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; ++b) {
+            prefetch_ahead(&w[b], sizeof(block_q6_K));
             const block_q6_K& B = w[b];
             const __m128i sc8 = load128(B.scales);
+            const Scales16 scales = Scales16::from<true>(sc8);
             __m256i isum[NC];
             zero<NC>(isum);
             for (int h = 0; h < 2; ++h) {
@@ -135,7 +150,7 @@ struct DotQ6K {
                 q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
                                        _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
                 for (int g = 0; g < 4; ++g) {
-                    const __m256i s = pair_scales_i8(sc8, 4 * h + g);
+                    const __m256i s = scales.pair(4 * h + g);
                     for (int c = 0; c < NC; ++c) isum[c] = mac(isum[c], q[g], x[c][b].qs + 128 * h + 32 * g, s);
                 }
             }
@@ -174,10 +189,11 @@ struct DotQ23K {
     template <int NC>
     static void dot(const uint8_t* wrow, const XK* const* x, int64_t nb, float* out) {
         const auto* w = reinterpret_cast<const Block*>(wrow);
-        const __m256i m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1), m4 = _mm256_set1_epi8(0x0f);
+        const __m256i m3 = _mm256_set1_epi8(3), b2 = _mm256_set1_epi8(4), m4 = _mm256_set1_epi8(0x0f);
         __m256 acc[NC];
         for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; ++b) {
+            prefetch_ahead(&w[b], sizeof(Block));
             const Block& B = w[b];
             __m128i sc8, mn8 = _mm_setzero_si128();
             __m256i hm = _mm256_setzero_si256();
@@ -189,6 +205,7 @@ struct DotQ23K {
                 sc8 = _mm_and_si128(raw, _mm256_castsi256_si128(m4));
                 mn8 = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm256_castsi256_si128(m4));
             }
+            const Scales16 scales = kQ3 ? Scales16::from<true>(sc8) : Scales16::from<false>(sc8);
             __m256i isum[NC];
             zero<NC>(isum);
             for (int h = 0; h < 2; ++h) {
@@ -198,10 +215,13 @@ struct DotQ23K {
                 for (int j = 0; j < 4; ++j) {
                     __m256i q = _mm256_and_si256(_mm256_srli_epi16(qv, 2 * j), m3);
                     if constexpr (kQ3) {
-                        const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), m1);
-                        q = _mm256_or_si256(q, _mm256_slli_epi16(hb, 2));
+                        // Bit b = 4h + j of each byte moved to bit 2 (value 4); 16-bit shifts stay
+                        // within the byte for the bit we keep.
+                        const int bit = 4 * h + j;
+                        const __m256i hs = bit >= 2 ? _mm256_srli_epi16(hm, bit - 2) : _mm256_slli_epi16(hm, 2 - bit);
+                        q = _mm256_or_si256(q, _mm256_and_si256(hs, b2));
                     }
-                    const __m256i s = kQ3 ? pair_scales_i8(sc8, 4 * h + j) : pair_scales_u8(sc8, 4 * h + j);
+                    const __m256i s = scales.pair(4 * h + j);
                     for (int c = 0; c < NC; ++c) isum[c] = mac(isum[c], q, x[c][b].qs + 128 * h + 32 * j, s);
                 }
             }
@@ -241,6 +261,7 @@ struct DotIQ4XS {
         __m256 acc[NC];
         for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; ++b) {
+            prefetch_ahead(&w[b], sizeof(block_iq4_xs));
             const block_iq4_xs& B = w[b];
             __m256i isum[NC];
             zero<NC>(isum);

@@ -102,6 +102,7 @@ struct Dot32 {
         }
         int64_t b = 0;
         for (; b + 2 <= nb; b += 2) {
+            prefetch_ahead(&w[b], 2 * sizeof(w[b]));
             step<NC>(w[b], x, b, acc[0], macc[0]);
             step<NC>(w[b + 1], x, b + 1, acc[1], macc[1]);
         }

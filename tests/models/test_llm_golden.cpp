@@ -134,6 +134,6 @@ TEST_P(LlmGolden, F16AndQ8_0StayClose) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Archs, LlmGolden, ::testing::Values("llama", "mistral", "qwen2", "qwen3", "qwen3moe"));
+INSTANTIATE_TEST_SUITE_P(Archs, LlmGolden, ::testing::Values("llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3", "phi3swa"));
 
 } // namespace

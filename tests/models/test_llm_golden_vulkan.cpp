@@ -78,7 +78,7 @@ TEST_P(LlmGoldenVulkan, MatchesTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, LlmGoldenVulkan,
-                         ::testing::Combine(::testing::Values("llama", "mistral", "qwen2", "qwen3", "qwen3moe"), ::testing::Bool()),
+                         ::testing::Combine(::testing::Values("llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3", "phi3swa"), ::testing::Bool()),
                          [](const auto& i) { return std::get<0>(i.param) + (std::get<1>(i.param) ? "_baseline" : "_normal"); });
 
 } // namespace

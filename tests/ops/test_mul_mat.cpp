@@ -170,11 +170,31 @@ TEST_P(MulMat, RandomBlocks) {
         for (int64_t m : {1, 7, 33}) check_case(t, k, m, {1, 2, 3, 5, 8, 17}, true, seed++);
 }
 
-// Enough rows and columns that both threads get chunks and the SIMD path walks several row blocks.
+// Enough rows and columns that both threads get chunks and the SIMD path walks several row blocks;
+// n = 4, 6, 7, 9 cover the column tiles that the other cases do not.
 TEST_P(MulMat, LargeThreaded) {
     const DType t = GetParam();
     const int64_t k = 2048;
-    check_case(t, k, 301, {1, 9}, dtype_info(t).quantized && !can_quantize(t), 7);
+    check_case(t, k, 301, {1, 4, 6, 7, 9}, dtype_info(t).quantized && !can_quantize(t), 7);
+}
+
+// x blocks that are all zero or far below any useful scale (1e-38: 127 / max|x| overflows) must
+// contribute nothing instead of garbage.
+TEST_P(MulMat, ZeroAndTinyActivations) {
+    const DType t = GetParam();
+    const int64_t k = 1024, m = 9;
+    std::vector<uint8_t> wbytes = make_weights(t, k, m, 11, true);
+    if (!dtype_info(t).quantized) wbytes = make_weights(t, k, m, 11, false);
+    Tensor w = make_tensor(t, wbytes.data(), k, m);
+    std::vector<float> xv = test::random_floats(k, 12);
+    for (int64_t i = 0; i < 256; ++i) xv[size_t(i)] = 0.0f;
+    for (int64_t i = 256; i < 512; ++i) xv[size_t(i)] = (i % 2 ? 1e-38f : -1e-38f);
+    Tensor x = make_tensor(DType::F32, xv.data(), k, 1);
+    std::vector<float> want(static_cast<size_t>(m), 0.0f), got(static_cast<size_t>(m), NAN);
+    Tensor yr = make_tensor(DType::F32, want.data(), m, 1), y = make_tensor(DType::F32, got.data(), m, 1);
+    ref::mul_mat(w, x, yr);
+    cpu::mul_mat(w, x, y, pool(2));
+    EXPECT_LE(test::nmse(got.data(), want.data(), m), bound(t, cpu::simd_enabled())) << dtype_name(t);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, MulMat, ::testing::ValuesIn(kTypes),
