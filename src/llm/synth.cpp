@@ -199,7 +199,8 @@ Result<TypeMix> parse_type_mix(std::string_view name) {
 }
 
 DType tensor_type(const TypeMix& mix, const TensorSpec& spec, const HParams& hp) {
-    if (spec.ne.size() == 1) return DType::F32; // norms and biases stay f32, as in real files
+    // Norms, biases and MoE routers stay f32, as in real files (routing is a discontinuous choice).
+    if (spec.ne.size() == 1 || spec.role == TensorRole::ffn_router) return DType::F32;
     DType t = mix.base;
     if (spec.role == TensorRole::output) t = mix.output;
     if (mix.k_m && (spec.role == TensorRole::attn_v || spec.role == TensorRole::ffn_down) && more_bits_layer(spec.layer, hp.n_layer))
