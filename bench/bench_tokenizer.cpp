@@ -22,7 +22,7 @@ std::string make_text(size_t bytes) {
     story = f.ok() ? *f : "Once upon a time, there was a little dog named Max.\n";
     const char* extra[] = {
         "int main(int argc, char** argv) {\n    for (int i = 0; i < argc; ++i) printf(\"%s\\n\", argv[i]);\n}\n",
-        "Caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9e, na\xc3\xafve r\xc3\xa9sum\xc3\xa9 \xe2\x80\x94 \xc3\xbcber Stra\xc3\x9f" "e.\n",
+        "Café crème brûlée, naïve résumé — über Straße.\n",
         "\xe4\xbb\x8a\xe5\xa4\xa9\xe5\xa4\xa9\xe6\xb0\x94\xe5\xbe\x88\xe5\xa5\xbd\xe3\x80\x82\xe6\x88\x91\xe4\xbb\xac\xe5\x8e\xbb\xe5\x85\xac\xe5\x9b\xad\xe5\x90\xa7\xef\xbc\x81\n",
         "Emoji \xf0\x9f\x98\x80\xf0\x9f\x90\xb6\xf0\x9f\x8c\x8d and numbers 1234567890 3.14159\n",
         "    indented     text\t\twith\ttabs   and   runs      of spaces\n\n\n",
