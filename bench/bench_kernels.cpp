@@ -6,6 +6,7 @@
 #include "base/timer.h"
 #include "cpu/cpu.h"
 #include "tensor/dtype.h"
+#include "tensor/quant.h"
 #include "tensor/quant_blocks.h"
 #include "tensor/tensor.h"
 
@@ -59,25 +60,6 @@ uint64_t splitmix(uint64_t& s) {
 }
 float unit(uint64_t r) { return float(int64_t(r >> 40) - (int64_t(1) << 23)) * (1.0f / float(1 << 23)); } // [-1, 1)
 
-// Offsets of the f16 scale fields of a block; random bytes elsewhere are valid data.
-std::vector<size_t> f16_fields(DType t) {
-    switch (t) {
-    case DType::Q4_0: return {offsetof(block_q4_0, d)};
-    case DType::Q4_1: return {offsetof(block_q4_1, d), offsetof(block_q4_1, m)};
-    case DType::Q5_0: return {offsetof(block_q5_0, d)};
-    case DType::Q5_1: return {offsetof(block_q5_1, d), offsetof(block_q5_1, m)};
-    case DType::Q8_0: return {offsetof(block_q8_0, d)};
-    case DType::Q2_K: return {offsetof(block_q2_K, d), offsetof(block_q2_K, dmin)};
-    case DType::Q3_K: return {offsetof(block_q3_K, d)};
-    case DType::Q4_K: return {offsetof(block_q4_K, d), offsetof(block_q4_K, dmin)};
-    case DType::Q5_K: return {offsetof(block_q5_K, d), offsetof(block_q5_K, dmin)};
-    case DType::Q6_K: return {offsetof(block_q6_K, d)};
-    case DType::IQ4_NL: return {offsetof(block_iq4_nl, d)};
-    case DType::IQ4_XS: return {offsetof(block_iq4_xs, d)};
-    default: return {};
-    }
-}
-
 // Random weights: floats in [-1, 1) for the float types (no NaN or denormal slow paths),
 // random blocks with small f16 scales for the quantized ones.
 void fill_weights(DType t, uint8_t* p, size_t bytes, uint64_t seed) {
@@ -104,7 +86,7 @@ void fill_weights(DType t, uint8_t* p, size_t bytes, uint64_t seed) {
     }
     for (; i < bytes; ++i) p[i] = uint8_t(splitmix(s));
     const uint32_t bb = dtype_info(t).block_bytes;
-    const std::vector<size_t> fields = f16_fields(t);
+    const std::vector<size_t> fields = block_f16_fields(t);
     for (size_t b = 0; b + bb <= bytes; b += bb)
         for (size_t off : fields) {
             uint16_t h = f32_to_fp16(0.001f + 0.01f * std::abs(unit(splitmix(s))));

@@ -4,6 +4,7 @@
 
 #include "base/check.h"
 #include "base/fp16.h"
+#include "tensor/quant_blocks.h"
 #include "tensor/quant_internal.h"
 
 #include <cstring>
@@ -95,6 +96,24 @@ void quantize_row(DType t, const float* src, void* dst, int64_t n) {
     VKAI_ASSERT(n >= 0 && n % dtype_info(t).block == 0, "quantize_row: %s row of %lld elements", dtype_name(t),
                 (long long)n);
     r->quantize(src, dst, n);
+}
+
+std::vector<size_t> block_f16_fields(DType t) {
+    switch (t) {
+    case DType::Q4_0: return {offsetof(block_q4_0, d)};
+    case DType::Q4_1: return {offsetof(block_q4_1, d), offsetof(block_q4_1, m)};
+    case DType::Q5_0: return {offsetof(block_q5_0, d)};
+    case DType::Q5_1: return {offsetof(block_q5_1, d), offsetof(block_q5_1, m)};
+    case DType::Q8_0: return {offsetof(block_q8_0, d)};
+    case DType::Q2_K: return {offsetof(block_q2_K, d), offsetof(block_q2_K, dmin)};
+    case DType::Q3_K: return {offsetof(block_q3_K, d)};
+    case DType::Q4_K: return {offsetof(block_q4_K, d), offsetof(block_q4_K, dmin)};
+    case DType::Q5_K: return {offsetof(block_q5_K, d), offsetof(block_q5_K, dmin)};
+    case DType::Q6_K: return {offsetof(block_q6_K, d)};
+    case DType::IQ4_NL: return {offsetof(block_iq4_nl, d)};
+    case DType::IQ4_XS: return {offsetof(block_iq4_xs, d)};
+    default: return {};
+    }
 }
 
 } // namespace vkai

@@ -5,7 +5,9 @@
 
 #include "tensor/dtype.h"
 
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace vkai {
 
@@ -25,5 +27,9 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 // can express are clipped, so finite input never decodes to inf/NaN; non-finite input gives
 // unspecified but well-defined blocks.
 void quantize_row(DType t, const float* src, void* dst, int64_t n);
+
+// Byte offsets of the f16 fields (scales, mins) inside one block of t; empty for plain types.
+// Tests and benchmarks fill random blocks and set sane values there so weights stay finite.
+std::vector<size_t> block_f16_fields(DType t);
 
 } // namespace vkai

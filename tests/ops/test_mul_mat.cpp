@@ -37,26 +37,6 @@ double bound(DType t, bool simd) {
     }
 }
 
-// Byte offsets of the f16 fields (scales, mins) of each quantized block: random blocks get sane
-// values there, so dequantized weights stay finite and of ordinary magnitude.
-std::vector<size_t> f16_fields(DType t) {
-    switch (t) {
-    case DType::Q4_0: return {offsetof(block_q4_0, d)};
-    case DType::Q4_1: return {offsetof(block_q4_1, d), offsetof(block_q4_1, m)};
-    case DType::Q5_0: return {offsetof(block_q5_0, d)};
-    case DType::Q5_1: return {offsetof(block_q5_1, d), offsetof(block_q5_1, m)};
-    case DType::Q8_0: return {offsetof(block_q8_0, d)};
-    case DType::Q2_K: return {offsetof(block_q2_K, d), offsetof(block_q2_K, dmin)};
-    case DType::Q3_K: return {offsetof(block_q3_K, d)};
-    case DType::Q4_K: return {offsetof(block_q4_K, d), offsetof(block_q4_K, dmin)};
-    case DType::Q5_K: return {offsetof(block_q5_K, d), offsetof(block_q5_K, dmin)};
-    case DType::Q6_K: return {offsetof(block_q6_K, d)};
-    case DType::IQ4_NL: return {offsetof(block_iq4_nl, d)};
-    case DType::IQ4_XS: return {offsetof(block_iq4_xs, d)};
-    default: return {};
-    }
-}
-
 // Weights (k, m): quantize_row of uniform floats when the type quantizes (or is a float type),
 // otherwise (or with random_blocks) random bytes with f16 fields in +-[1e-3, 1e-2].
 std::vector<uint8_t> make_weights(DType t, int64_t k, int64_t m, uint64_t seed, bool random_blocks) {
@@ -84,7 +64,7 @@ std::vector<uint8_t> make_weights(DType t, int64_t k, int64_t m, uint64_t seed, 
     std::mt19937_64 rng(seed);
     for (auto& b : w) b = uint8_t(rng());
     std::uniform_real_distribution<float> mag(1e-3f, 1e-2f);
-    const std::vector<size_t> fields = f16_fields(t);
+    const std::vector<size_t> fields = block_f16_fields(t);
     for (size_t blk = 0; blk < w.size() / info.block_bytes; ++blk)
         for (size_t off : fields) {
             float v = mag(rng) * ((rng() & 1) ? 1.0f : -1.0f);
