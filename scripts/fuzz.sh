@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds the libFuzzer targets (CMake preset "fuzz", build dir build/fuzz) and runs each for SECONDS
 # (default 30): fuzz_gguf from small GGUF files, fuzz_jinja from the real chat templates, and
-# fuzz_tokenizer from vocab files and text. Exits non-zero on a crash, leak,
+# fuzz_tokenizer from vocab files and text, fuzz_audio from short clips (made with the ffmpeg CLI). Exits non-zero on a crash, leak,
 # timeout or oversized allocation; the crashing input is saved under build/fuzz/artifacts/.
 # Usage: scripts/fuzz.sh [SECONDS]     env: VKAI_DATA (default ../shared/data), JOBS (build jobs)
 set -euo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 DATA=${VKAI_DATA:-../shared/data}
 
 cmake --preset fuzz > /dev/null
-cmake --build build/fuzz --target fuzz_gguf fuzz_jinja fuzz_tokenizer -j"${JOBS:-2}"
+cmake --build build/fuzz --target fuzz_gguf fuzz_jinja fuzz_tokenizer fuzz_audio -j"${JOBS:-2}"
 
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
@@ -67,4 +67,16 @@ done
 { printf '\x01'; cat tests/data/story.txt; } > "$tcorpus/story"
 printf '\x03Hello <s> world \xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x98\x80\n\t  x' > "$tcorpus/mixed"
 build/fuzz/bin/fuzz_tokenizer "$tcorpus" -max_total_time="$SECONDS_TO_RUN" -max_len=2000000 -timeout=10 \
+    -rss_limit_mb=2048 -malloc_limit_mb=512 -artifact_prefix=build/fuzz/artifacts/ -print_final_stats=1
+
+# Audio decode: 0.4 s of jfk.wav in each container the decoder meets most (byte 0 of an input also
+# picks options in the target; the clips start with container magic, which is fine either way).
+acorpus=$(mktemp -d)
+trap 'rm -rf "$corpus" "$jcorpus" "$tcorpus" "$acorpus"' EXIT
+jfk=$(realpath "$DATA/whisper/jfk.wav")
+for out in a.wav a.mp3 a.flac a.ogg a.m4a a.mkv a.webm; do
+    ffmpeg -nostdin -v error -y -ss 1 -t 0.4 -i "$jfk" "$acorpus/$out"
+done
+ffmpeg -nostdin -v error -y -ss 1 -t 0.15 -i "$jfk" -ac 2 -ar 44100 -c:a pcm_f32le "$acorpus/b.wav"
+build/fuzz/bin/fuzz_audio "$acorpus" -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -timeout=10 \
     -rss_limit_mb=2048 -malloc_limit_mb=512 -artifact_prefix=build/fuzz/artifacts/ -print_final_stats=1

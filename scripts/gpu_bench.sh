@@ -7,6 +7,7 @@
 set -u
 for f in .gl/*.deb; do dpkg -x "$f" /; done
 ldconfig
+export LD_LIBRARY_PATH=$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} # libcpp-httplib (scripts/gpu_pack.sh)
 B=.gpu/vkai
 VOCAB=.gpu/ggml-vocab-llama-spm.gguf
 OUT=${OUT:-/tmp}

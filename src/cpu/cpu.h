@@ -31,5 +31,8 @@ void mul(const Tensor& a, const Tensor& b, Tensor& y, ThreadPool& pool);
 void copy(const Tensor& src, Tensor& dst, ThreadPool& pool);
 void set_rows(const Tensor& src, const int32_t* ids, Tensor& dst, ThreadPool& pool);
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out, ThreadPool& pool);
+void layer_norm(const Tensor& x, const Tensor* w, const Tensor* b, float eps, Tensor& y, ThreadPool& pool);
+void gelu_erf(const Tensor& x, Tensor& y, ThreadPool& pool);
+void im2col(const Tensor& x, int k, int stride, int pad, Tensor& out, ThreadPool& pool);
 
 } // namespace vkai::cpu

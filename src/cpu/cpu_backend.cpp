@@ -71,5 +71,8 @@ void CpuBackend::set_rows(const Tensor& src, const int32_t* ids, Tensor& dst) { 
 void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out) {
     cpu::attention(q, k, v, mask, scale, out, pool_);
 }
+void CpuBackend::layer_norm(const Tensor& x, const Tensor* w, const Tensor* b, float eps, Tensor& y) { cpu::layer_norm(x, w, b, eps, y, pool_); }
+void CpuBackend::gelu_erf(const Tensor& x, Tensor& y) { cpu::gelu_erf(x, y, pool_); }
+void CpuBackend::im2col(const Tensor& x, int k, int stride, int pad, Tensor& out) { cpu::im2col(x, k, stride, pad, out, pool_); }
 
 } // namespace vkai::cpu

@@ -37,6 +37,10 @@ public:
     void copy(const Tensor& src, Tensor& dst) override;
     void set_rows(const Tensor& src, const int32_t* ids, Tensor& dst) override;
     void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out) override;
+    void layer_norm(const Tensor& x, const Tensor* w, const Tensor* b, float eps, Tensor& y) override;
+    void gelu_erf(const Tensor& x, Tensor& y) override;
+    void im2col(const Tensor& x, int k, int stride, int pad, Tensor& out) override;
+    bool has_whisper_ops() const override { return true; }
 
 private:
     std::string name_ = "cpu";

@@ -44,8 +44,8 @@ struct LoadBF16 {
 };
 
 // R weight rows (rows w, w + stride, ...) of k elements against NC columns, U accumulators per
-// (row, column) pair to hide the FMA latency. R * NC * U <= 8 keeps everything in registers;
-// R = 2 halves the loads of x per FMA, which bound the one-row version once n > 1.
+// (row, column) pair to hide the FMA latency. R * NC * U <= 8 keeps everything in registers. The
+// summation order of one output depends on U and k only, not on R or NC.
 template <class L, int R, int NC, int U>
 inline void float_tile(const uint8_t* wrow, size_t stride, const float* const* x, int64_t k, float* y, size_t ystride) {
     using W = typename L::W;
@@ -81,36 +81,25 @@ inline void float_tile(const uint8_t* wrow, size_t stride, const float* const* x
         }
 }
 
+// Every (row, column) dot product sums with U = 4 accumulators in the same order whatever the
+// number of columns, so a token's result does not depend on the batch it came in (the server's
+// same-seed-same-text guarantee); columns go in pairs (1 row x 2 columns x 4 = 8 accumulators).
 template <class L, int NC>
 void float_rows_nc(const RowsArgs& a, int c0) {
     const float* x[NC];
     for (int c = 0; c < NC; ++c) x[c] = static_cast<const float*>(a.x[c0 + c]);
     float out[NC][2];
-    int64_t r = 0;
-    if (NC > 1)
-        for (; r + 2 <= a.nrows; r += 2) {
-            float_tile<L, 2, NC, 1>(a.w + size_t(r) * a.w_stride, a.w_stride, x, a.nb, &out[0][0], 2);
-            for (int c = 0; c < NC; ++c) a.y[c0 + c][a.row0 + r] = out[c][0], a.y[c0 + c][a.row0 + r + 1] = out[c][1];
-        }
-    // A leftover row sums in the same order as the pairs (U = 1), so results do not depend on
-    // where the thread chunks start.
-    for (; r < a.nrows; ++r) {
-        float_tile<L, 1, NC, NC == 1 ? 4 : 1>(a.w + size_t(r) * a.w_stride, a.w_stride, x, a.nb, &out[0][0], 2);
+    for (int64_t r = 0; r < a.nrows; ++r) {
+        float_tile<L, 1, NC, 4>(a.w + size_t(r) * a.w_stride, a.w_stride, x, a.nb, &out[0][0], 2);
         for (int c = 0; c < NC; ++c) a.y[c0 + c][a.row0 + r] = out[c][0];
     }
 }
 
-// Columns in passes of up to 4 (2 rows x 4 columns = 8 accumulators).
 template <class L>
 void float_rows(const RowsArgs& a) {
-    for (int c0 = 0; c0 < a.nc; c0 += 4) {
-        switch (std::min(4, a.nc - c0)) {
-        case 1: float_rows_nc<L, 1>(a, c0); break;
-        case 2: float_rows_nc<L, 2>(a, c0); break;
-        case 3: float_rows_nc<L, 3>(a, c0); break;
-        default: float_rows_nc<L, 4>(a, c0); break;
-        }
-    }
+    int c0 = 0;
+    for (; c0 + 2 <= a.nc; c0 += 2) float_rows_nc<L, 2>(a, c0);
+    if (c0 < a.nc) float_rows_nc<L, 1>(a, c0);
 }
 
 // ---- x quantization ------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 #include "base/check.h"
 #include "base/text.h"
+#include "base/log.h"
 #include "cpu/cpu_backend.h"
+#include "plan/measure_backend.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,11 +21,16 @@ enum Slot { X, H, Q, K, V, ATTN, GATE, UP, MASK, XSEL, LOGITS, ROUTER, XE, YE, M
 
 Context::Context(const Model& model, const ContextParams& params) : model_(model), params_(params) {}
 
-Context::~Context() {
+Context::~Context() { release(); }
+
+// Frees every allocation of every backend (a lost device still accepts frees).
+void Context::release() {
     for (auto& e : execs_)
-        for (void* p : e.act)
-            if (p) e.be->free(p);
+        for (void*& p : e.act)
+            if (p) e.be->free(p), p = nullptr;
     for (auto& [be, p] : uploaded_) be->free(p);
+    uploaded_.clear();
+    kv_ = KvCache(); // frees the K/V buffers
 }
 
 Tensor Context::Exec::t(int slot, int64_t ne0, int64_t ne1, int64_t ne2) const {
@@ -31,10 +38,11 @@ Tensor Context::Exec::t(int slot, int64_t ne0, int64_t ne1, int64_t ne2) const {
     return make_tensor(DType::F32, act[size_t(slot)], ne0, ne1, ne2);
 }
 
+size_t Context::mask_floats() const { return size_t(params_.n_ctx) * size_t(std::min(params_.n_batch, params_.n_ctx)); }
+
 Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextParams& p) {
     if (p.n_batch < 1 || p.n_batch > 65536) return fail(Code::invalid_argument, "batch size %lld out of range [1, 65536]", (long long)p.n_batch);
     std::unique_ptr<Context> c(new Context(model, p));
-    const HParams& h = model.hp();
     // The CPU backend: the caller's when it passed one, else our own.
     const bool gpu = p.backend && p.backend->name() != "cpu";
     Backend* cpu = p.backend && !gpu ? p.backend : nullptr;
@@ -42,20 +50,47 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
         c->cpu_backend_ = std::make_unique<cpu::CpuBackend>(p.threads);
         cpu = c->cpu_backend_.get();
     }
-    c->execs_.push_back({cpu, {}, {}});
-    if (gpu) c->execs_.push_back({p.backend, {}, {}});
-    c->n_main_layers_ = !gpu ? 0 : (p.n_gpu_layers < 0 ? h.n_layer : std::min<int64_t>(p.n_gpu_layers, h.n_layer));
+    VKAI_TRY(c->init(cpu, gpu ? p.backend : nullptr));
+    c->mask_host_.resize(c->mask_floats());
+    return c;
+}
+
+Result<DryRun> Context::measure(const Model& model, const ContextParams& p) {
+    if (p.n_batch < 1 || p.n_batch > 65536) return fail(Code::invalid_argument, "batch size %lld out of range [1, 65536]", (long long)p.n_batch);
+    plan::MeasureBackend cpu("cpu", true), gpu("dry-run", false);
+    DryRun r;
+    {
+        std::unique_ptr<Context> c(new Context(model, p));
+        VKAI_TRY(c->init(&cpu, &gpu));
+        r.gpu_weights = gpu.bytes("weights");
+        r.gpu_kv = gpu.bytes("KV cache");
+        r.gpu_act = gpu.bytes("activations");
+        r.cpu_weights = cpu.bytes("weights");
+        r.cpu_kv = cpu.bytes("KV cache");
+        r.cpu_act = cpu.bytes("activations");
+        r.host_mask = uint64_t(c->mask_floats()) * 4;
+    }
+    return r;
+}
+
+Status Context::init(Backend* cpu, Backend* gpu) {
+    const HParams& h = model_.hp();
+    execs_.clear();
+    layer_exec_.clear();
+    execs_.push_back({cpu, {}, {}});
+    if (gpu) execs_.push_back({gpu, {}, {}});
+    n_main_layers_ = !gpu ? 0 : (params_.n_gpu_layers < 0 ? h.n_layer : std::min<int64_t>(params_.n_gpu_layers, h.n_layer));
     std::vector<Backend*> layer_be;
     for (int64_t l = 0; l < h.n_layer; ++l) {
-        c->layer_exec_.push_back(l < c->n_main_layers_ ? 1 : 0);
-        layer_be.push_back(c->execs_[size_t(c->layer_exec_.back())].be);
+        layer_exec_.push_back(l < n_main_layers_ ? 1 : 0);
+        layer_be.push_back(execs_[size_t(layer_exec_.back())].be);
     }
-    c->head_exec_ = gpu && c->n_main_layers_ == h.n_layer ? 1 : 0;
-    VKAI_ASSIGN_OR_RETURN(c->kv_, KvCache::create(h, p.n_ctx, p.kv_type, layer_be));
-    VKAI_TRY(c->place_weights());
-    for (auto& e : c->execs_) VKAI_TRY(c->alloc_activations(e));
-    c->mask_host_.resize(size_t(p.n_ctx) * size_t(std::min(p.n_batch, p.n_ctx)));
-    return c;
+    head_exec_ = gpu && n_main_layers_ == h.n_layer ? 1 : 0;
+    VKAI_ASSIGN_OR_RETURN(kv_, KvCache::create(h, params_.n_ctx, params_.kv_type, layer_be));
+    VKAI_TRY(place_weights());
+    for (auto& e : execs_) VKAI_TRY(alloc_activations(e));
+    cell_token_.assign(size_t(params_.n_ctx), -1);
+    return {};
 }
 
 Status Context::alloc_activations(Exec& e) {
@@ -114,8 +149,11 @@ Status Context::place_weights() {
         Backend& be = *execs_[size_t(layer_exec_[l])].be;
         LayerWeights& L = w_.layers[l];
         for (Tensor* t : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.bq, &L.bk, &L.bv, &L.q_norm, &L.k_norm, &L.wo, &L.ffn_norm, &L.ffn_gate,
-                          &L.ffn_up, &L.ffn_down, &L.router, &L.gate_exps, &L.up_exps, &L.down_exps})
+                          &L.ffn_up, &L.ffn_down, &L.router, &L.gate_exps, &L.up_exps, &L.down_exps}) {
+            const bool expert = t == &L.gate_exps || t == &L.up_exps || t == &L.down_exps;
+            if (expert && params_.cpu_moe) continue; // stays in the mapped file; ffn_moe runs it on the CPU
             VKAI_TRY(place(*t, be));
+        }
     }
     for (auto& e : execs_) VKAI_TRY(e.be->sync());
     return {};
@@ -133,15 +171,20 @@ Status Context::move_x(const Exec& from, const Exec& to, int64_t n) {
     return to.be->upload(dst, x_host_.data(), bytes);
 }
 
-void Context::ffn_dense(Exec& e, const LayerWeights& L, Tensor& h, int64_t n) {
+// h: the normalized input (clobbered); the FFN's output is added to x.
+void Context::ffn_dense(Exec& e, const LayerWeights& L, Tensor& h, Tensor& x, int64_t n) {
     const HParams& hp = model_.hp();
     Backend& be = *e.be;
     Tensor g = e.t(GATE, hp.n_ff, n), u = e.t(UP, hp.n_ff, n);
     be.mul_mat(L.ffn_gate, h, g);
     be.mul_mat(L.ffn_up, h, u);
-    be.silu(g, g);
-    be.mul(g, u, g);
-    be.mul_mat(L.ffn_down, g, h);
+    be.swiglu(g, u, g);
+    if (be.fuses_mul_mat_add(L.ffn_down.type, n)) {
+        be.mul_mat_add(L.ffn_down, g, x, x);
+    } else {
+        be.mul_mat(L.ffn_down, g, h);
+        be.add(x, h, x);
+    }
 }
 
 // Experts: route each token to its top-k experts (softmax over the router logits), then run each
@@ -172,6 +215,15 @@ Status Context::ffn_moe(Exec& ex, const LayerWeights& L, Tensor& h, int64_t n) {
             weight[size_t(t * k + j)] = model_.arch().moe_norm_topk && sum > 0 ? p[order[size_t(j)]] / sum : p[order[size_t(j)]];
         }
     }
+    // cpu_moe: the experts run on the CPU exec on a host copy of h (their weights stay mapped).
+    const bool on_cpu = params_.cpu_moe && ex.be != execs_[0].be;
+    Exec& xx = on_cpu ? execs_[0] : ex;
+    Backend& eb = *xx.be;
+    Tensor hx = h;
+    if (on_cpu) {
+        hx = xx.t(H, d, n);
+        VKAI_TRY(be.download(hx.data, h.data, uint64_t(d * n) * 4));
+    }
     // out[token] += weight * expert output, summed on the host (k small experts per token).
     std::vector<float> out(size_t(d * n), 0.0f), ye_host;
     std::vector<int32_t> toks;
@@ -186,21 +238,21 @@ Status Context::ffn_moe(Exec& ex, const LayerWeights& L, Tensor& h, int64_t n) {
             }
         if (toks.empty()) continue;
         const int64_t m = int64_t(toks.size());
-        Tensor xe = ex.t(XE, d, m), ye = ex.t(YE, d, m), g = ex.t(GATE, ff, m), u = ex.t(UP, ff, m);
-        be.get_rows(h, toks.data(), m, xe);
+        Tensor xe = xx.t(XE, d, m), ye = xx.t(YE, d, m), g = xx.t(GATE, ff, m), u = xx.t(UP, ff, m);
+        eb.get_rows(hx, toks.data(), m, xe);
         auto slice = [e](const Tensor& w) {
             Tensor s = w;
             s.data = static_cast<uint8_t*>(w.data) + uint64_t(e) * w.nb[2];
             s.ne[2] = 1;
             return s;
         };
-        be.mul_mat(slice(L.gate_exps), xe, g);
-        be.mul_mat(slice(L.up_exps), xe, u);
-        be.silu(g, g);
-        be.mul(g, u, g);
-        be.mul_mat(slice(L.down_exps), g, ye);
+        eb.mul_mat(slice(L.gate_exps), xe, g);
+        eb.mul_mat(slice(L.up_exps), xe, u);
+        eb.silu(g, g);
+        eb.mul(g, u, g);
+        eb.mul_mat(slice(L.down_exps), g, ye);
         ye_host.resize(size_t(d * m));
-        VKAI_TRY(be.download(ye_host.data(), ye.data, ye_host.size() * 4));
+        VKAI_TRY(eb.download(ye_host.data(), ye.data, ye_host.size() * 4));
         for (int64_t j = 0; j < m; ++j) {
             const float* y = ye_host.data() + j * d;
             float* o = out.data() + size_t(toks[size_t(j)]) * size_t(d);
@@ -211,6 +263,47 @@ Status Context::ffn_moe(Exec& ex, const LayerWeights& L, Tensor& h, int64_t n) {
 }
 
 Status Context::decode(const Batch& b) {
+    bool claimed = false;
+    Status st = decode_impl(b, claimed);
+    // After the cells were claimed only the backends fail; from the GPU side that is a device
+    // fault. Release the batch's cells so a fallback resumes from the state before it.
+    if (!st.ok() && claimed && execs_.size() > 1 && (st.code() == Code::device_lost || st.code() == Code::out_of_memory)) {
+        gpu_failed_ = true;
+        for (int64_t i = 0; i < b.size(); ++i) kv_.remove(b.seq[size_t(i)], b.pos[size_t(i)], b.pos[size_t(i)] + 1);
+    }
+    return st;
+}
+
+Status Context::fallback_to_cpu(const Status& why) {
+    if (execs_.size() < 2) return fail(Code::internal, "fallback_to_cpu: the context already runs on the CPU");
+    struct Cell {
+        int32_t seq, pos, tok;
+    };
+    std::vector<Cell> cells;
+    for (int64_t c = 0; c < kv_.n_cells(); ++c)
+        if (kv_.cell_pos(c) >= 0) cells.push_back({kv_.cell_seq(c), kv_.cell_pos(c), cell_token_[size_t(c)]});
+    std::sort(cells.begin(), cells.end(), [](const Cell& a, const Cell& b) { return a.seq != b.seq ? a.seq < b.seq : a.pos < b.pos; });
+    const std::string from = execs_[1].be->name();
+    Backend* cpu = execs_[0].be;
+    release();
+    params_.backend = nullptr;
+    params_.n_gpu_layers = 0;
+    params_.cpu_moe = false;
+    VKAI_TRY(init(cpu, nullptr));
+    gpu_failed_ = false;
+    fallback_reason_ = from + ": " + why.message();
+    VKAI_LOG_WARN("%s failed (%s): continuing on the cpu; rebuilding the KV cache from %zu tokens", from.c_str(), why.message().c_str(),
+                  cells.size());
+    Batch b;
+    for (size_t i = 0; i < cells.size(); i += size_t(params_.n_batch)) {
+        b.clear();
+        for (size_t j = i; j < std::min(cells.size(), i + size_t(params_.n_batch)); ++j) b.add(cells[j].tok, cells[j].pos, cells[j].seq, false);
+        VKAI_TRY(decode(b));
+    }
+    return {};
+}
+
+Status Context::decode_impl(const Batch& b, bool& claimed) {
     const HParams& hp = model_.hp();
     const Weights& W = w_;
     const int64_t n = b.size();
@@ -224,6 +317,8 @@ Status Context::decode(const Batch& b) {
             return fail(Code::invalid_argument, "decode: negative position or sequence id at batch index %lld", (long long)i);
     }
     VKAI_ASSIGN_OR_RETURN(std::vector<int32_t> cells, kv_.claim(b.pos.data(), b.seq.data(), n));
+    claimed = true;
+    for (int64_t i = 0; i < n; ++i) cell_token_[size_t(cells[size_t(i)])] = b.token[size_t(i)];
 
     const int64_t q_dim = hp.n_head * hp.head_dim, kv_dim = hp.n_head_kv * hp.head_dim, n_cells = kv_.n_cells();
 
@@ -291,12 +386,21 @@ Status Context::decode(const Batch& b) {
         be.set_rows(v, cells.data(), vc2);
         be.attention(q3, kc, vc, mask, scale, attn3);
 
-        be.mul_mat(L.wo, attn, h);
-        be.add(x, h, x);
+        // Decode on a backend that fuses: the residual add goes into the projection that feeds it
+        // (here and in ffn_dense): one dependent step less each.
+        if (be.fuses_mul_mat_add(L.wo.type, n)) {
+            be.mul_mat_add(L.wo, attn, x, x);
+        } else {
+            be.mul_mat(L.wo, attn, h);
+            be.add(x, h, x);
+        }
         be.rms_norm(x, &L.ffn_norm, hp.norm_eps, h);
-        if (hp.n_expert > 0) VKAI_TRY(ffn_moe(e, L, h, n));
-        else ffn_dense(e, L, h, n);
-        be.add(x, h, x);
+        if (hp.n_expert > 0) {
+            VKAI_TRY(ffn_moe(e, L, h, n));
+            be.add(x, h, x);
+        } else {
+            ffn_dense(e, L, h, x, n);
+        }
     }
     if (head_exec_ != cur) {
         VKAI_TRY(move_x(execs_[size_t(cur)], execs_[size_t(head_exec_)], n));

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace vkai::llm {
@@ -38,11 +39,25 @@ struct ContextParams {
     // Layers [0, n_gpu_layers) run on `backend`, the rest on the CPU; < 0 = all layers. The token
     // embedding is looked up on the CPU; the output head runs on `backend` only when every layer does.
     int64_t n_gpu_layers = -1;
+    // MoE: the experts' weights of GPU layers stay in the mapped file and their FFN runs on the CPU
+    // (routing is decided on the host anyway); the router and attention stay on the GPU.
+    bool cpu_moe = false;
+};
+
+// The bytes a Context allocates, measured by a dry run (Context::measure): per side and tag.
+struct DryRun {
+    uint64_t gpu_weights = 0, gpu_kv = 0, gpu_act = 0; // the GPU side ("weights", "KV cache", "activations")
+    uint64_t cpu_weights = 0, cpu_kv = 0, cpu_act = 0; // the CPU side (weights stay mapped: 0)
+    uint64_t host_mask = 0;                            // the attention mask the Context keeps on the host
+    uint64_t gpu_total() const { return gpu_weights + gpu_kv + gpu_act; }
 };
 
 class Context {
 public:
     static Result<std::unique_ptr<Context>> create(const Model& model, const ContextParams& params);
+    // Dry run: creates this Context on measuring backends (no memory touched, nothing uploaded) with
+    // a GPU present for params.n_gpu_layers layers; params.backend is ignored.
+    static Result<DryRun> measure(const Model& model, const ContextParams& params);
     ~Context();
 
     // Evaluates the batch; afterwards logits(i) holds the logits of the i-th token that wanted them.
@@ -59,6 +74,15 @@ public:
     int64_t n_gpu_layers() const { return n_main_layers_; }
     const ContextParams& params() const { return params_; }
 
+    // Run-time fallback. After decode() failed with device_lost / out_of_memory from the GPU,
+    // gpu_failed() is true and the batch's cells are released (the cache is as before the batch).
+    // fallback_to_cpu() then moves this Context onto the CPU in place: GPU memory is released, the
+    // KV cache is rebuilt on the CPU by decoding every token it held again (same positions and
+    // sequences), and decode() works as before. fallback_reason() names the device and its error.
+    bool gpu_failed() const { return gpu_failed_; }
+    Status fallback_to_cpu(const Status& why);
+    const std::string& fallback_reason() const { return fallback_reason_; }
+
 private:
     // A backend in use and its activation buffers (one per slot, each sized for n_batch tokens).
     struct Exec {
@@ -69,11 +93,16 @@ private:
     };
 
     Context(const Model& model, const ContextParams& params);
+    // Places KV, weights and activations; gpu null = CPU only.
+    Status init(Backend* cpu, Backend* gpu);
+    void release();
+    Status decode_impl(const Batch& batch, bool& claimed);
+    size_t mask_floats() const;
     Status alloc_activations(Exec& e);
     Status place(Tensor& t, Backend& be);
     Status place_weights();
     Status move_x(const Exec& from, const Exec& to, int64_t n);
-    void ffn_dense(Exec& e, const LayerWeights& L, Tensor& h, int64_t n);
+    void ffn_dense(Exec& e, const LayerWeights& L, Tensor& h, Tensor& x, int64_t n);
     Status ffn_moe(Exec& e, const LayerWeights& L, Tensor& h, int64_t n);
 
     const Model& model_;
@@ -88,6 +117,9 @@ private:
     std::vector<std::pair<Backend*, void*>> uploaded_;     // backend allocations holding uploaded weights
     std::vector<float> mask_host_, logits_, x_host_;
     int64_t n_logits_ = 0;
+    std::vector<int32_t> cell_token_; // per KV cell: the token it holds (for the CPU rebuild)
+    bool gpu_failed_ = false;
+    std::string fallback_reason_;
 };
 
 } // namespace vkai::llm

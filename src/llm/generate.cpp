@@ -1,5 +1,6 @@
 #include "llm/generate.h"
 
+#include "base/log.h"
 #include "base/timer.h"
 
 #include <algorithm>
@@ -50,6 +51,15 @@ Result<GenerateResult> generate(Context& ctx, const std::vector<int32_t>& prompt
     if (int64_t(pos0) + int64_t(prompt.size()) > n_ctx)
         return fail(Code::invalid_argument, "the prompt has %zu tokens but the context holds %lld; use a larger -c", prompt.size() + size_t(pos0), (long long)n_ctx);
 
+    // decode() with the run-time fallback: a GPU fault moves the context to the CPU and the batch
+    // runs again there (the cache was rolled back to before it).
+    auto decode = [&](const Batch& b) -> Status {
+        Status st = ctx.decode(b);
+        if (st.ok() || !gp.cpu_fallback || !ctx.gpu_failed()) return st;
+        VKAI_TRY(ctx.fallback_to_cpu(st));
+        res.fallback = ctx.fallback_reason();
+        return ctx.decode(b);
+    };
     Sampler sampler(gp.sampling);
     res.seed = sampler.seed();
     res.n_prompt = int64_t(prompt.size());
@@ -62,7 +72,7 @@ Result<GenerateResult> generate(Context& ctx, const std::vector<int32_t>& prompt
         batch.clear();
         const size_t end = std::min(prompt.size(), i + size_t(nb));
         for (size_t j = i; j < end; ++j) batch.add(prompt[j], pos0 + int32_t(j), gp.seq, j + 1 == prompt.size());
-        VKAI_TRY(ctx.decode(batch));
+        VKAI_TRY(decode(batch));
     }
     res.prompt_s = now_s() - t0;
 
@@ -95,7 +105,7 @@ Result<GenerateResult> generate(Context& ctx, const std::vector<int32_t>& prompt
         if (gp.max_tokens >= 0 && n + 1 >= gp.max_tokens) break;
         batch.clear();
         batch.add(tok, pos++, gp.seq, true);
-        VKAI_TRY(ctx.decode(batch));
+        VKAI_TRY(decode(batch));
     }
     if (res.finish_reason != "cancelled") {
         bool stopped = false;
@@ -104,6 +114,8 @@ Result<GenerateResult> generate(Context& ctx, const std::vector<int32_t>& prompt
         if (!tail.empty()) on_text(tail);
     }
     res.generate_s = now_s() - t1;
+    res.device = ctx.backend().name();
+    if (!res.fallback.empty()) VKAI_LOG_WARN("request served by the cpu after a fault on %s", res.fallback.c_str());
     return res;
 }
 

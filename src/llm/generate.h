@@ -19,6 +19,9 @@ struct GenerateParams {
     SamplerParams sampling;
     int32_t seq = 0;
     bool ignore_eos = false;
+    // When the GPU fails (device lost, out of device memory) the request continues on the CPU:
+    // Context::fallback_to_cpu rebuilds the KV cache there, and the failed batch runs again.
+    bool cpu_fallback = true;
 };
 
 struct GenerateResult {
@@ -27,6 +30,8 @@ struct GenerateResult {
     std::string finish_reason; // "stop" (EOS/EOT or a stop string), "length" (max tokens or context full), "cancelled"
     uint64_t seed = 0;
     std::vector<int32_t> tokens; // generated ids
+    std::string device;   // the main backend that finished the request: "vulkan0", "cpu"
+    std::string fallback; // empty, or the device and error that moved this request to the CPU
 };
 
 // Appends the prompt to seq's cache from position pos0 (the cache must hold the earlier tokens).

@@ -8,7 +8,7 @@ namespace vkai::llm {
 
 KvCache& KvCache::operator=(KvCache&& o) noexcept {
     if (this != &o) {
-        this->~KvCache();
+        free_buffers(); // not ~KvCache(): that would end the members' lifetimes before reuse
         hp_ = o.hp_;
         n_cells_ = o.n_cells_;
         type_ = o.type_;
@@ -27,7 +27,9 @@ KvCache& KvCache::operator=(KvCache&& o) noexcept {
     return *this;
 }
 
-KvCache::~KvCache() {
+KvCache::~KvCache() { free_buffers(); }
+
+void KvCache::free_buffers() {
     for (size_t l = 0; l < k_.size(); ++l) backends_[l]->free(k_[l]);
     for (size_t l = 0; l < v_.size(); ++l) backends_[l]->free(v_[l]);
     k_.clear();

@@ -44,6 +44,8 @@ public:
     int32_t max_pos(int32_t seq) const; // -1 when the sequence has no cells
 
 private:
+    void free_buffers();
+
     HParams hp_;
     int64_t n_cells_ = 0;
     DType type_ = DType::F16;

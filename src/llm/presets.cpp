@@ -25,6 +25,13 @@ HParams make(const char* arch, int64_t vocab, int64_t embd, int64_t layers, int6
     return h;
 }
 
+HParams moe(HParams h, int64_t n_expert, int64_t n_used, int64_t ff_exp) {
+    h.n_expert = n_expert;
+    h.n_expert_used = n_used;
+    h.n_ff_exp = ff_exp;
+    return h;
+}
+
 const Preset kPresets[] = {
     {"tiny", "llama, 2 layers, dim 256 (the shapes of ../shared/data/llm/synthetic-llama-e256)",
      make("llama", 0, 256, 2, 4, 2, 64, 768, 2048, 10000.0f, 1e-5f, false, false, false)},
@@ -38,6 +45,10 @@ const Preset kPresets[] = {
      make("qwen2", 151936, 896, 24, 14, 2, 64, 4864, 32768, 1000000.0f, 1e-6f, true, true, false)},
     {"phi3-mini", "Phi-3 mini 4k (fused QKV and gate/up, head_dim 96, sliding window 2047)",
      make("phi3", 32064, 3072, 32, 32, 32, 96, 8192, 4096, 10000.0f, 1e-5f, false, false, false, 2047)},
+    {"mistral-nemo-12b", "Mistral NeMo 12B (131k vocab, head_dim 128 != 5120/32, GQA 32/8, 40 layers)",
+     make("llama", 131072, 5120, 40, 32, 8, 128, 14336, 131072, 1000000.0f, 1e-5f, false, false, false)},
+    {"qwen3-30b-a3b", "Qwen3 30B-A3B MoE (128 experts of 768, 8 per token, QK-norm, 48 layers)",
+     moe(make("qwen3moe", 151936, 2048, 48, 32, 4, 128, 6144, 40960, 1000000.0f, 1e-6f, false, false, true), 128, 8, 768)},
 };
 
 } // namespace

@@ -176,6 +176,11 @@ void write_hparams(const HParams& hp, gguf::Writer& w) {
     w.set_u32(a + "rope.dimension_count", uint32_t(hp.head_dim));
     w.set_u32(a + "vocab_size", uint32_t(hp.n_vocab));
     if (hp.n_swa > 0) w.set_u32(a + "attention.sliding_window", uint32_t(hp.n_swa));
+    if (hp.n_expert > 0) {
+        w.set_u32(a + "expert_count", uint32_t(hp.n_expert));
+        w.set_u32(a + "expert_used_count", uint32_t(hp.n_expert_used));
+        w.set_u32(a + "expert_feed_forward_length", uint32_t(hp.n_ff_exp));
+    }
     if (hp.head_dim * hp.n_head != hp.n_embd) {
         w.set_u32(a + "attention.key_length", uint32_t(hp.head_dim));
         w.set_u32(a + "attention.value_length", uint32_t(hp.head_dim));

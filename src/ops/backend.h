@@ -58,6 +58,28 @@ public:
     virtual void copy(const Tensor& src, Tensor& dst) = 0;
     virtual void set_rows(const Tensor& src, const int32_t* ids, Tensor& dst) = 0;
     virtual void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out) = 0;
+    // Ops added for whisper. Not pure: a backend without them keeps compiling, and callers check
+    // has_whisper_ops() first; calling one the backend lacks is a programmer error (asserts).
+    virtual void layer_norm(const Tensor& x, const Tensor* w, const Tensor* b, float eps, Tensor& y);
+    virtual void gelu_erf(const Tensor& x, Tensor& y);
+    virtual void im2col(const Tensor& x, int k, int stride, int pad, Tensor& out);
+    // Whether the backend overrides the ops above (supports() of older backends predates them).
+    virtual bool has_whisper_ops() const { return false; }
+
+    // Fusions: fewer dispatches and fewer dependent steps per layer on a GPU. Each means the
+    // composition written beside it.
+    // y = silu(a) * b (SwiGLU); y may alias a. The default composes silu and mul.
+    virtual void swiglu(const Tensor& a, const Tensor& b, Tensor& y) {
+        silu(a, y);
+        mul(y, b, y);
+    }
+    // y = w x + add (the residual add after a projection; add may alias y). Only where
+    // fuses_mul_mat_add() says so; the caller composes mul_mat and add otherwise.
+    virtual bool fuses_mul_mat_add(DType w, int64_t ncols) const {
+        (void)w, (void)ncols;
+        return false;
+    }
+    virtual void mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y);
 };
 
 } // namespace vkai

@@ -16,7 +16,10 @@ namespace vkai {
     X(mul)      /* a * b, b broadcast over rows */                         \
     X(copy)     /* convert between any two types (quantize/dequantize) */  \
     X(set_rows) /* write f32 rows into a table of f32/f16 rows, by id */      \
-    X(attention) /* softmax(q k^T * scale + mask) v over a KV cache, GQA */
+    X(attention) /* softmax(q k^T * scale + mask) v over a KV cache, GQA */ \
+    X(layer_norm) /* (x - mean) / sqrt(var + eps) (* w + b) per row */    \
+    X(gelu_erf) /* exact gelu 0.5 x (1 + erf(x / sqrt 2)), as HF whisper */ \
+    X(im2col)   /* 1-D conv columns: conv1d = im2col + mul_mat */
 
 enum class Op {
 #define VKAI_OP_ENUM(name) name,

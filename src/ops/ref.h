@@ -46,4 +46,16 @@ void set_rows(const Tensor& src, const int32_t* ids, Tensor& dst);
 // A token whose mask row is all -inf gets zeros.
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out);
 
+// x, y: (n, rows) f32; w, b: (n) f32 or null.  y = (x - mean) / sqrt(var + eps) * w + b, var biased.
+void layer_norm(const Tensor& x, const Tensor* w, const Tensor* b, float eps, Tensor& y);
+
+// Elementwise over f32 tensors of equal shape; y may alias x.  y = 0.5 x (1 + erf(x / sqrt(2)))
+void gelu_erf(const Tensor& x, Tensor& y);
+
+// Columns of a 1-D convolution, so conv1d(x, w) = mul_mat(w viewed as (k*c, c_out), im2col(x)).
+// x: (c, t) f32 (channels innermost); out: (k*c, t_out) f32 with t_out = (t + 2 pad - k) / stride + 1;
+// out[j][ci*k + kk] = x[j*stride + kk - pad][ci], 0 outside [0, t). This column order matches a
+// PyTorch Conv1d weight (c_out, c_in, k) stored as ggml ne = {k, c_in, c_out}.
+void im2col(const Tensor& x, int k, int stride, int pad, Tensor& out);
+
 } // namespace vkai::ref

@@ -1,5 +1,6 @@
 // The recorder: command buffer, descriptor sets, staging ring, barriers, submit, timestamps.
 #include "vulkan/vk_commands.h"
+#include "vulkan/vk_fault.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,8 @@ namespace {
 constexpr uint32_t kSetsPerPool = 2048;
 constexpr uint32_t kMaxBindings = 5;
 constexpr uint32_t kMaxQueries = 4096;
+constexpr uint32_t kFrames = 3;        // command buffers in the ring (recording + in flight)
+constexpr uint32_t kSubmitEvery = 96;  // dispatches per early submit (a 7B layer is ~18)
 
 } // namespace
 
@@ -43,6 +46,11 @@ bool env_on(const char* name) {
 Recorder::Recorder(const Device& dev) : dev_(dev), f_(dev.fns()) {
     profile_ = env_on("VKAI_VK_PROFILE") && dev.info().timestamp_valid_bits > 0;
     full_barriers_ = env_on("VKAI_VK_FULL_BARRIERS"); // debugging: a barrier between every two commands
+    // Early submits: the first buffer of a pass goes out soon so the GPU starts while the host
+    // records the rest. VKAI_VK_SUBMIT_EVERY=0 submits only at sync (the old behaviour).
+    submit_every_ = kSubmitEvery;
+    if (const char* v = std::getenv("VKAI_VK_SUBMIT_EVERY")) submit_every_ = uint32_t(std::strtoul(v, nullptr, 10));
+    if (profile_) submit_every_ = 0; // timestamps are read per submit at flush
 }
 
 Recorder::~Recorder() {
@@ -51,10 +59,14 @@ Recorder::~Recorder() {
         f_.vkEndCommandBuffer(cmd_);
         recording_ = false;
     }
+    for (Frame& fr : frames_)
+        if (fr.submitted) f_.vkWaitForFences(d, 1, &fr.fence, VK_TRUE, UINT64_MAX);
     if (profile_) print_profile();
     if (qpool_) f_.vkDestroyQueryPool(d, qpool_, nullptr);
-    if (dpool_) f_.vkDestroyDescriptorPool(d, dpool_, nullptr);
-    if (fence_) f_.vkDestroyFence(d, fence_, nullptr);
+    for (Frame& fr : frames_) {
+        if (fr.dpool) f_.vkDestroyDescriptorPool(d, fr.dpool, nullptr);
+        if (fr.fence) f_.vkDestroyFence(d, fr.fence, nullptr);
+    }
     if (pool_) f_.vkDestroyCommandPool(d, pool_, nullptr);
     destroy_buffer(dev_, ring_);
 }
@@ -65,19 +77,24 @@ Status Recorder::init(uint64_t ring_bytes) {
     pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     pci.queueFamilyIndex = dev_.info().compute_family;
     VK_TRY(f_.vkCreateCommandPool(d, &pci, nullptr, &pool_), "vkCreateCommandPool");
-    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    ai.commandPool = pool_;
-    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ai.commandBufferCount = 1;
-    VK_TRY(f_.vkAllocateCommandBuffers(d, &ai, &cmd_), "vkAllocateCommandBuffers");
-    VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VK_TRY(f_.vkCreateFence(d, &fci, nullptr, &fence_), "vkCreateFence");
-    VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings};
-    VkDescriptorPoolCreateInfo dci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
-    dci.maxSets = kSetsPerPool;
-    dci.poolSizeCount = 1;
-    dci.pPoolSizes = &ps;
-    VK_TRY(f_.vkCreateDescriptorPool(d, &dci, nullptr, &dpool_), "vkCreateDescriptorPool");
+    frames_.resize(kFrames);
+    for (Frame& fr : frames_) {
+        VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+        ai.commandPool = pool_;
+        ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+        ai.commandBufferCount = 1;
+        VK_TRY(f_.vkAllocateCommandBuffers(d, &ai, &fr.cmd), "vkAllocateCommandBuffers");
+        VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+        VK_TRY(f_.vkCreateFence(d, &fci, nullptr, &fr.fence), "vkCreateFence");
+        VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings};
+        VkDescriptorPoolCreateInfo dci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+        dci.maxSets = kSetsPerPool;
+        dci.poolSizeCount = 1;
+        dci.pPoolSizes = &ps;
+        VK_TRY(f_.vkCreateDescriptorPool(d, &dci, nullptr, &fr.dpool), "vkCreateDescriptorPool");
+    }
+    cur_ = 0;
+    cmd_ = frames_[0].cmd;
     sets_left_ = kSetsPerPool;
     VKAI_ASSIGN_OR_RETURN(ring_, create_buffer(dev_, ring_bytes,
                                                VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
@@ -91,18 +108,62 @@ Status Recorder::init(uint64_t ring_bytes) {
     return {};
 }
 
+// A new pass (after a flush) starts with no hazards; a frame that continues a pass after an early
+// submit keeps them: a barrier in it orders against the earlier submissions of the same queue.
 Status Recorder::begin() {
     if (recording_) return {};
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     VK_TRY(f_.vkBeginCommandBuffer(cmd_, &bi), "vkBeginCommandBuffer");
     recording_ = true;
-    hazards_.clear();
+    recorded_ = 0;
+    if (in_flight_ == 0) hazards_.clear();
     if (profile_) {
         f_.vkCmdResetQueryPool(cmd_, qpool_, 0, kMaxQueries);
         queries_used_ = 0;
         query_kinds_.clear();
     }
+    return {};
+}
+
+Status Recorder::submit_current() {
+    Frame& fr = frames_[cur_];
+    recording_ = false;
+    VK_TRY(f_.vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
+    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cmd_;
+    VK_TRY(fault_submit() ? VK_ERROR_DEVICE_LOST : f_.vkQueueSubmit(dev_.queue(), 1, &si, fr.fence), "vkQueueSubmit");
+    fr.submitted = true;
+    fr.sets_used = kSetsPerPool - sets_left_;
+    ++in_flight_;
+    ++submits_;
+    return {};
+}
+
+Status Recorder::wait_frame(Frame& fr) {
+    if (fr.submitted) {
+        fr.submitted = false;
+        --in_flight_;
+        VK_TRY(f_.vkWaitForFences(dev_.handle(), 1, &fr.fence, VK_TRUE, UINT64_MAX), "waiting for the GPU");
+        VK_TRY(f_.vkResetFences(dev_.handle(), 1, &fr.fence), "vkResetFences");
+        VK_TRY(f_.vkResetCommandBuffer(fr.cmd, 0), "vkResetCommandBuffer");
+    }
+    if (fr.sets_used) {
+        VK_TRY(f_.vkResetDescriptorPool(dev_.handle(), fr.dpool, 0), "vkResetDescriptorPool");
+        fr.sets_used = 0;
+    }
+    return {};
+}
+
+Status Recorder::rotate() {
+    if (profile_) return flush(); // one query pool, read at flush
+    if (!recording_) return {};
+    VKAI_TRY(submit_current());
+    cur_ = (cur_ + 1) % uint32_t(frames_.size());
+    VKAI_TRY(wait_frame(frames_[cur_]));
+    cmd_ = frames_[cur_].cmd;
+    sets_left_ = kSetsPerPool;
     return {};
 }
 
@@ -137,24 +198,30 @@ void Recorder::host_barrier() {
 Result<RingSlice> Recorder::ring_alloc(uint64_t bytes, uint64_t align) {
     if (bytes > ring_.size) return fail(Code::internal, "staging request of %llu bytes exceeds the ring (%llu)", (unsigned long long)bytes, (unsigned long long)ring_.size);
     uint64_t off = (ring_used_ + align - 1) / align * align;
-    if (off + bytes > ring_.size || sets_left_ < 2 || (profile_ && queries_used_ + 4 > kMaxQueries)) {
+    if (off + bytes > ring_.size || (profile_ && queries_used_ + 4 > kMaxQueries)) {
         VKAI_TRY(flush());
         off = 0;
+    } else if (sets_left_ < 2) {
+        VKAI_TRY(rotate()); // earlier slices stay valid: the ring is reset only by flush()
+        off = (ring_used_ + align - 1) / align * align; // 0 when rotate() flushed (profiling)
     }
     ring_used_ = off + bytes;
     return RingSlice{off, static_cast<uint8_t*>(ring_.mapped) + off};
 }
 
 Status Recorder::reserve(uint32_t sets) {
-    if (sets_left_ < sets || (profile_ && queries_used_ + 2 * sets > kMaxQueries)) return flush();
+    if (profile_ && queries_used_ + 2 * sets > kMaxQueries) return flush();
+    if (sets_left_ < sets) return rotate();
     return {};
 }
 
 Status Recorder::dispatch(const Pipeline& p, const Binding* b, const void* push, uint32_t gx, uint32_t gy, uint32_t gz, const char* kind) {
-    if (sets_left_ == 0 || (profile_ && queries_used_ + 2 > kMaxQueries)) VKAI_TRY(flush());
+    if (profile_ && queries_used_ + 2 > kMaxQueries) VKAI_TRY(flush());
+    else if (sets_left_ == 0 || (submit_every_ && recorded_ >= submit_every_)) VKAI_TRY(rotate());
     VKAI_TRY(begin());
+    ++recorded_;
     VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
-    ai.descriptorPool = dpool_;
+    ai.descriptorPool = frames_[cur_].dpool;
     ai.descriptorSetCount = 1;
     ai.pSetLayouts = &p.set_layout;
     VkDescriptorSet set = VK_NULL_HANDLE;
@@ -198,37 +265,35 @@ Status Recorder::copy(VkBuffer src, uint64_t src_off, VkBuffer dst, uint64_t dst
 }
 
 Status Recorder::flush() {
-    if (recording_) {
-        recording_ = false;
-        VK_TRY(f_.vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
-        VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
-        si.commandBufferCount = 1;
-        si.pCommandBuffers = &cmd_;
-        VK_TRY(f_.vkQueueSubmit(dev_.queue(), 1, &si, fence_), "vkQueueSubmit");
-        ++submits_;
-        VK_TRY(f_.vkWaitForFences(dev_.handle(), 1, &fence_, VK_TRUE, UINT64_MAX), "waiting for the GPU");
-        VK_TRY(f_.vkResetFences(dev_.handle(), 1, &fence_), "vkResetFences");
-        VK_TRY(f_.vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
-        if (profile_ && queries_used_) {
-            std::vector<uint64_t> ts(queries_used_);
-            if (f_.vkGetQueryPoolResults(dev_.handle(), qpool_, 0, queries_used_, ts.size() * 8, ts.data(), 8,
-                                         VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
-                for (uint32_t q = 0; q + 1 < queries_used_; q += 2) {
-                    Prof& p = prof_[query_kinds_[q / 2]];
-                    p.count++;
-                    p.ns += double(ts[q + 1] - ts[q]) * double(dev_.info().timestamp_period);
-                }
-            }
-            queries_used_ = 0;
-        }
+    if (recording_) VKAI_TRY(submit_current());
+    // Wait for every frame in submission order (the current one last), then reset them all.
+    Status st;
+    for (uint32_t i = 1; i <= frames_.size(); ++i) {
+        Status s2 = wait_frame(frames_[(cur_ + i) % uint32_t(frames_.size())]);
+        if (st.ok() && !s2.ok()) st = s2;
     }
-    if (sets_left_ != kSetsPerPool) {
-        VK_TRY(f_.vkResetDescriptorPool(dev_.handle(), dpool_, 0), "vkResetDescriptorPool");
-        sets_left_ = kSetsPerPool;
-    }
+    VKAI_TRY(st);
+    if (profile_) read_profile();
+    cur_ = (cur_ + 1) % uint32_t(frames_.size());
+    cmd_ = frames_[cur_].cmd;
+    sets_left_ = kSetsPerPool;
     ring_used_ = 0;
     ++ring_gen_;
     return {};
+}
+
+void Recorder::read_profile() {
+    if (!queries_used_) return;
+    std::vector<uint64_t> ts(queries_used_);
+    if (f_.vkGetQueryPoolResults(dev_.handle(), qpool_, 0, queries_used_, ts.size() * 8, ts.data(), 8,
+                                 VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
+        for (uint32_t q = 0; q + 1 < queries_used_; q += 2) {
+            Prof& p = prof_[query_kinds_[q / 2]];
+            p.count++;
+            p.ns += double(ts[q + 1] - ts[q]) * double(dev_.info().timestamp_period);
+        }
+    }
+    queries_used_ = 0;
 }
 
 void Recorder::print_profile() const {

@@ -1,7 +1,9 @@
-// Command recording: one command buffer that collects ops until a sync/download (or a full
-// staging ring / descriptor pool) submits it; a host-visible staging ring for uploads, downloads
-// and small per-op host arrays; barriers only between dependent commands (HazardTracker); and
-// optional timestamps per op kind (VKAI_VK_PROFILE=1).
+// Command recording: ops are recorded into a small ring of command buffers. A buffer that holds
+// enough dispatches is submitted at once without waiting (the GPU runs it while the host records
+// the next one: recording a forward pass is not added to its GPU time); sync/download, or a full
+// staging ring, submits the rest and waits for all. Also: the host-visible staging ring for
+// uploads, downloads and small per-op host arrays; barriers only between dependent commands
+// (HazardTracker); optional timestamps per op kind (VKAI_VK_PROFILE=1, which submits only at sync).
 #pragma once
 
 #include "vulkan/vk_memory.h"
@@ -61,26 +63,42 @@ public:
     Status copy(VkBuffer src, uint64_t src_off, VkBuffer dst, uint64_t dst_off, uint64_t bytes);
     // Makes device writes visible to the host before the next submit completes (downloads).
     void host_barrier();
-    // Submits what is recorded and waits for it; resets the ring and the descriptor pool.
+    // Submits what is recorded and waits for everything submitted; resets the staging ring.
     Status flush();
-    bool pending() const { return recording_; }
+    bool pending() const { return recording_ || in_flight_ > 0; }
     uint64_t submits() const { return submits_; }
     // Changes whenever the ring is reset: ring slices from an older generation are gone.
     uint64_t ring_generation() const { return ring_gen_; }
     void print_profile() const;
 
 private:
+    // One command buffer with its fence and descriptor pool; frames_[cur_] is the one recording.
+    struct Frame {
+        VkCommandBuffer cmd = VK_NULL_HANDLE;
+        VkFence fence = VK_NULL_HANDLE;
+        VkDescriptorPool dpool = VK_NULL_HANDLE;
+        bool submitted = false; // waiting on fence
+        uint32_t sets_used = 0;
+    };
     Status begin();
+    // Ends and submits the recording frame without waiting, then moves to the next frame (waiting
+    // for it if it is still in flight). The staging ring is not reset: its slices stay valid.
+    Status rotate();
+    Status submit_current();
+    Status wait_frame(Frame& fr);
+    void read_profile();
     void barrier_for(const HazardTracker::Range* reads, size_t n_reads, const HazardTracker::Range* writes, size_t n_writes);
     void barrier();
 
     const Device& dev_;
     const Fns& f_;
     VkCommandPool pool_ = VK_NULL_HANDLE;
-    VkCommandBuffer cmd_ = VK_NULL_HANDLE;
-    VkFence fence_ = VK_NULL_HANDLE;
-    VkDescriptorPool dpool_ = VK_NULL_HANDLE;
-    uint32_t sets_left_ = 0;
+    std::vector<Frame> frames_;
+    uint32_t cur_ = 0, in_flight_ = 0;
+    VkCommandBuffer cmd_ = VK_NULL_HANDLE; // frames_[cur_].cmd
+    uint32_t sets_left_ = 0;               // in frames_[cur_].dpool
+    uint32_t recorded_ = 0;                // dispatches in the recording frame
+    uint32_t submit_every_ = 0;            // dispatches per early submit; 0 = only at flush
     RawBuffer ring_;
     uint64_t ring_used_ = 0, ring_gen_ = 0;
     bool recording_ = false, full_barriers_ = false;

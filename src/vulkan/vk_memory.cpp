@@ -2,6 +2,7 @@
 #include "vulkan/vk_memory.h"
 
 #include "base/text.h"
+#include "vulkan/vk_fault.h"
 
 #include <algorithm>
 
@@ -52,7 +53,7 @@ Result<RawBuffer> create_buffer(const Device& dev, uint64_t size, VkBufferUsageF
     VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     ai.allocationSize = req.size;
     ai.memoryTypeIndex = uint32_t(type);
-    VkResult res = f.vkAllocateMemory(dev.handle(), &ai, nullptr, &r.mem);
+    VkResult res = !host_visible && fault_alloc() ? VK_ERROR_OUT_OF_DEVICE_MEMORY : f.vkAllocateMemory(dev.handle(), &ai, nullptr, &r.mem);
     if (res == VK_SUCCESS) res = f.vkBindBufferMemory(dev.handle(), r.buf, r.mem, 0);
     if (res == VK_SUCCESS && host_visible) res = f.vkMapMemory(dev.handle(), r.mem, 0, VK_WHOLE_SIZE, 0, &r.mapped);
     if (res != VK_SUCCESS) {
@@ -95,6 +96,9 @@ Result<size_t> DeviceMemory::new_block(uint64_t size, const char* what) {
     uint64_t budget = 0, usage = 0;
     for (const HeapInfo& h : info.heaps)
         if (h.device_local && h.budget > budget) budget = h.budget, usage = h.usage;
+    if (cap_ && block_bytes_ + size > cap_)
+        return fail(Code::out_of_memory, "%s: %s more would exceed --vram %s (%s held)", what, format_bytes(size).c_str(),
+                    format_bytes(cap_).c_str(), format_bytes(block_bytes_).c_str());
     if (info.features.memory_budget && budget && usage + size > budget)
         return fail(Code::out_of_memory, "%s: %s more would exceed the Vulkan memory budget (%s used of %s)", what,
                     format_bytes(size).c_str(), format_bytes(usage).c_str(), format_bytes(budget).c_str());

@@ -45,6 +45,8 @@ public:
     uint64_t in_use() const { return in_use_; }
     uint64_t block_bytes() const { return block_bytes_; }
     uint64_t device_local_heap_size() const;
+    void set_cap(uint64_t bytes) { cap_ = bytes; } // device bytes (whole blocks) this may hold; 0 = no cap
+    uint64_t cap() const { return cap_; }
 
 private:
     struct Block {
@@ -64,7 +66,7 @@ private:
     std::vector<std::unique_ptr<Block>> blocks_; // null entries are freed blocks
     std::map<uint64_t, Alloc> allocs_;           // fake base address -> allocation
     uint64_t next_fake_;
-    uint64_t in_use_ = 0, block_bytes_ = 0, default_block_ = 0;
+    uint64_t in_use_ = 0, block_bytes_ = 0, default_block_ = 0, cap_ = 0;
 };
 
 } // namespace vkai::vk

@@ -43,6 +43,10 @@ struct MulMatPC {
     uint32_t k, m, n, col0, w_bias, w_nb1;
     TensorPC x, y;
 };
+struct MulMatAddPC {
+    MulMatPC mm;
+    uint32_t a_bias;
+};
 struct GetRowsPC {
     uint32_t ne0, n, ids_off, out_row0;
     TensorPC t, o;
@@ -85,6 +89,7 @@ Status VulkanBackendImpl::prepare_pipelines() {
     for (const char* t : {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"}) {
         specs.push_back({std::string("mul_mat_vec_") + t + sg, 3, sizeof(MulMatPC)});
         specs.push_back({std::string("mul_mat_vec_") + t + "_n1" + sg, 3, sizeof(MulMatPC)});
+        specs.push_back({std::string("mul_mat_vec_") + t + "_n1_add" + sg, 4, sizeof(MulMatAddPC)});
         if (has_tiled_) specs.push_back({std::string("mul_mat_tiled_") + t, 3, sizeof(MulMatPC)});
         specs.push_back({std::string("get_rows_") + t, 3, sizeof(GetRowsPC)});
         for (const char* d : {"f32", "f16", "bf16"}) specs.push_back({std::string("copy_") + t + "_" + d, 2, sizeof(RowsPC)});
@@ -97,6 +102,7 @@ Status VulkanBackendImpl::prepare_pipelines() {
     specs.push_back({"gelu", 2, sizeof(RowsPC)});
     specs.push_back({"add", 3, sizeof(BinaryPC)});
     specs.push_back({"mul", 3, sizeof(BinaryPC)});
+    specs.push_back({"swiglu", 3, sizeof(BinaryPC)});
     specs.push_back({"read_bw", 2, 16});
     attn_pipeline_specs(specs);
     return pipes_->prepare(specs, std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
@@ -217,6 +223,40 @@ void VulkanBackendImpl::mul_mat(const Tensor& w, const Tensor& x, Tensor& y) {
             dispatch(p, b, &pc, uint64_t((r1 - r0 + rows_per_group - 1) / rows_per_group),
                      uint32_t((c1 - c0 + cols_per_group - 1) / cols_per_group), "mul_mat");
         }
+    }
+}
+
+bool VulkanBackendImpl::fuses_mul_mat_add(DType w, int64_t ncols) const { return ncols == 1 && supports(Op::mul_mat, w); }
+
+// The single-column matrix-vector kernel with the add fused (mul_mat_vec.comp, ADD): weights split
+// by rows into binding windows as in mul_mat; add and y bound per row range, x whole.
+void VulkanBackendImpl::mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) {
+    const int64_t k = w.ne[0], m = w.ne[1];
+    VKAI_ASSERT(fuses_mul_mat_add(w.type, x.nrows()) && w.ne[2] == 1 && w.ne[3] == 1, "mul_mat_add: %s weights with %lld columns", dtype_name(w.type), (long long)x.nrows());
+    VKAI_ASSERT(x.type == DType::F32 && y.type == DType::F32 && x.ne[0] == k && y.ne[0] == m && y.nrows() == 1, "mul_mat_add: shapes");
+    VKAI_ASSERT(add.type == DType::F32 && add.ne[0] == m && add.nrows() == 1, "mul_mat_add: add must be f32 like y");
+    if (!err_.ok() || m == 0) return;
+    const Pipeline* p = pipeline("mul_mat_vec_" + lower(dtype_name(w.type)) + "_n1_add" + (use_subgroup_ops() ? "_sg" : ""), 4, sizeof(MulMatAddPC));
+    if (!p) return;
+    const uint64_t wrb = w.nb[1];
+    const int64_t rows_chunk = std::max<int64_t>(1, int64_t((max_binding_ - 2 * align_) / wrb));
+    for (int64_t r0 = 0; r0 < m; r0 += rows_chunk) {
+        const int64_t r1 = std::min(m, r0 + rows_chunk);
+        Binding b[4];
+        MulMatAddPC pc{};
+        bool ok = bind(w, uint64_t(r0) * wrb, uint64_t(r1) * wrb, b[0], &pc.mm.w_bias, uint64_t(r0) * wrb);
+        ok = ok && bind(x, 0, uint64_t(k) * 4, b[1], &pc.mm.x.bias);
+        ok = ok && bind(add, uint64_t(r0) * 4, uint64_t(r1) * 4, b[2], &pc.a_bias, uint64_t(r0) * 4);
+        ok = ok && bind(y, uint64_t(r0) * 4, uint64_t(r1) * 4, b[3], &pc.mm.y.bias, uint64_t(r0) * 4);
+        if (!ok) return set_error(fail(Code::unsupported, "mul_mat_add: an operand does not fit one storage-buffer binding"));
+        const uint32_t xb = pc.mm.x.bias, yb = pc.mm.y.bias;
+        pc.mm.x = tpc(x, xb);
+        pc.mm.y = tpc(y, yb);
+        pc.mm.k = uint32_t(k);
+        pc.mm.m = uint32_t(r1 - r0);
+        pc.mm.n = 1;
+        pc.mm.w_nb1 = uint32_t(wrb);
+        dispatch(p, b, &pc, uint64_t((r1 - r0 + kVecRows1 - 1) / kVecRows1), 1, "mul_mat");
     }
 }
 
@@ -416,6 +456,7 @@ void VulkanBackendImpl::binary(const char* shader, const Tensor& a, const Tensor
 
 void VulkanBackendImpl::add(const Tensor& a, const Tensor& b, Tensor& y) { binary("add", a, b, y); }
 void VulkanBackendImpl::mul(const Tensor& a, const Tensor& b, Tensor& y) { binary("mul", a, b, y); }
+void VulkanBackendImpl::swiglu(const Tensor& a, const Tensor& b, Tensor& y) { binary("swiglu", a, b, y); }
 
 void VulkanBackendImpl::set_rows(const Tensor& src, const int32_t* ids, Tensor& dst) {
     VKAI_ASSERT(src.type == DType::F32 && src.ne[0] == dst.ne[0] && (dst.type == DType::F32 || dst.type == DType::F16), "set_rows: types/shapes");

@@ -47,6 +47,7 @@ Status VulkanBackendImpl::init() {
     max_binding_ = dev_range - 2 * align_ - 16;
     if (opt_.max_binding) max_binding_ = std::min(max_binding_, opt_.max_binding);
     mem_ = std::make_unique<DeviceMemory>(*dev_);
+    mem_->set_cap(opt_.max_device_bytes);
     pipes_ = std::make_unique<Pipelines>(*dev_);
     rec_ = std::make_unique<Recorder>(*dev_);
     VKAI_TRY(rec_->init(opt_.staging_bytes));
@@ -74,6 +75,9 @@ bool VulkanBackendImpl::supports(Op op, DType type) const {
     case Op::copy: return weight(type); // copy: any of these as source; f32/f16/bf16 (or the same type) as destination
     case Op::set_rows:
     case Op::attention: return type == DType::F32 || type == DType::F16;
+    case Op::layer_norm:
+    case Op::gelu_erf:
+    case Op::im2col: return false; // whisper's ops: no shaders yet (has_whisper_ops() is false too)
     default: return type == DType::F32;
     }
 }
@@ -154,6 +158,10 @@ MemoryInfo VulkanBackendImpl::memory() const {
     m.in_use = mem_->in_use();
     if (info.features.memory_budget) m.free = budget > usage ? budget - usage : 0;
     else m.free = m.total > mem_->block_bytes() ? m.total - mem_->block_bytes() : 0;
+    if (const uint64_t cap = mem_->cap()) { // --vram: what is left under the cap (whole blocks)
+        m.total = std::min(m.total, cap);
+        m.free = std::min(m.free, cap > mem_->block_bytes() ? cap - mem_->block_bytes() : 0);
+    }
     return m;
 }
 

@@ -16,6 +16,7 @@ struct VulkanOptions {
     bool baseline = false;    // force the Polaris baseline (VKAI_VK_BASELINE=1 also forces it)
     uint64_t staging_bytes = 64ull << 20; // host-visible ring for uploads/downloads/small tables
     uint64_t max_binding = 0; // tests: bind at most this many bytes per descriptor (0 = device limit)
+    uint64_t max_device_bytes = 0; // --vram: device memory vkai may hold in all (0 = the budget)
 };
 
 // Result<unique_ptr<Backend>>: not_found (no such device), unsupported (no loader/driver), or

@@ -41,6 +41,9 @@ public:
     void copy(const Tensor& src, Tensor& dst) override;
     void set_rows(const Tensor& src, const int32_t* ids, Tensor& dst) override;
     void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out) override;
+    void swiglu(const Tensor& a, const Tensor& b, Tensor& y) override;
+    bool fuses_mul_mat_add(DType w, int64_t ncols) const override;
+    void mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) override;
 
     const Device& device() const { return *dev_; }
     uint64_t max_binding() const { return max_binding_; }

@@ -105,6 +105,48 @@ TEST_P(VulkanOps, MulMatEveryType) {
     }
 }
 
+// The decode kernel with the residual add fused: y = W x + add against ref mul_mat + add, for
+// every type, add separate and aliasing y, short and long rows.
+TEST_P(VulkanOps, MulMatAdd) {
+    NEED_BACKEND(be, GetParam());
+    for (DType t : kTypes) {
+        ASSERT_TRUE(be->fuses_mul_mat_add(t, 1)) << dtype_name(t);
+        EXPECT_FALSE(be->fuses_mul_mat_add(t, 2));
+        const int64_t blk = dtype_info(t).block;
+        for (int64_t k : {blk == 1 ? int64_t(37) : blk * 3, blk == 1 ? int64_t(1001) : blk * 19}) {
+            for (bool alias : {false, true}) {
+                SCOPED_TRACE(strf("%s k=%lld alias=%d", dtype_name(t), (long long)k, alias));
+                Owned w(t, k, 13), x(DType::F32, k), a(DType::F32, 13), y(DType::F32, 13); // 13: not a multiple of the rows per workgroup
+                fill_weights(w, 27);
+                x.fill(28, -2.0f, 2.0f);
+                a.fill(30);
+                Owned want(y);
+                ref::mul_mat(w.t, x.t, want.t);
+                ref::add(want.t, a.t, want.t);
+                Dev dw(be, w), dx(be, x), da(be, a), dy(be, y);
+                be->mul_mat_add(dw.t, dx.t, da.t, alias ? da.t : dy.t);
+                ASSERT_TRUE(be->sync().ok());
+                const std::vector<float> got = (alias ? da.get(a) : dy.get(y)).f32(), wv = want.f32();
+                EXPECT_LE(test::nmse(got.data(), wv.data(), int64_t(got.size())), 1e-10);
+            }
+        }
+    }
+}
+
+TEST_P(VulkanOps, Swiglu) {
+    NEED_BACKEND(be, GetParam());
+    Owned a(DType::F32, 300, 3), b(DType::F32, 300, 3), y(DType::F32, 300, 3);
+    a.fill(31, -6.0f, 6.0f);
+    b.fill(32);
+    Owned want(y);
+    ref::silu(a.t, want.t);
+    ref::mul(want.t, b.t, want.t);
+    Dev da(be, a), db(be, b);
+    be->swiglu(da.t, db.t, da.t); // in place, as the forward pass calls it
+    ASSERT_TRUE(be->sync().ok());
+    EXPECT_TRUE(test::close(da.get(a).f32(), want.f32(), Tol{1e-6f, 1e-5f}));
+}
+
 // The matrix-vector kernel on long rows (every thread loops over several blocks, the last round
 // partial), a single row, and an odd row count; rows of 2-byte aligned block types start unaligned.
 TEST_P(VulkanOps, MulMatVecLongRows) {

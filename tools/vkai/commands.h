@@ -12,5 +12,8 @@ int cmd_logits(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_devices(int argc, char** argv);
+int cmd_transcribe(int argc, char** argv);
+int cmd_plan(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
 
 } // namespace vkai::cli

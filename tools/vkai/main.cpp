@@ -22,7 +22,10 @@ const Command kCommands[] = {
     {"perplexity", vkai::cli::cmd_perplexity, "perplexity of a text file"},
     {"logits", vkai::cli::cmd_logits, "logits at every prompt position (JSON)"},
     {"bench", vkai::cli::cmd_bench, "prompt and generation speed of a model, beside measured memory bandwidth"},
+    {"transcribe", vkai::cli::cmd_transcribe, "speech to text with a whisper model (txt, srt, vtt, json)"},
     {"tokenize", vkai::cli::cmd_tokenize, "token ids of a text with a model's tokenizer"},
+    {"plan", vkai::cli::cmd_plan, "memory plan: which layers, experts and KV cache go on the GPU, and the context size"},
+    {"serve", vkai::cli::cmd_serve, "OpenAI/Ollama-compatible HTTP server with a web UI"},
 };
 
 void usage(FILE* f) {

@@ -22,7 +22,10 @@ std::vector<Option> model_options() {
         {"threads", "t", "N", "CPU threads (default: all cores)"},
         {"kv-type", "", "TYPE", "KV cache type: f16 (default) or f32"},
         {"device", "", "D", "auto (default: a Vulkan GPU if there is one, else the CPU), cpu, or vulkanN (see vkai devices)"},
-        {"n-gpu-layers", "ngl", "N", "layers on the GPU, the rest on the CPU (default: all)"},
+        {"n-gpu-layers", "ngl", "N", "layers on the GPU, the rest on the CPU: auto (default: the memory plan, see vkai plan) or N"},
+        {"vram", "", "BYTES", "use at most this much GPU memory, e.g. 8G (default: what the device reports free)"},
+        {"ctx-floor", "", "N", "with -ngl auto, shrink the context down to N before moving layers to the CPU (default 2048; with -c: no shrinking)"},
+        {"cpu-moe", "", "", "keep the MoE experts' weights on the CPU (auto: the plan does it when the model does not fit)"},
     };
 }
 
@@ -76,7 +79,7 @@ namespace {
 
 // The backend for --device. auto takes the first Vulkan GPU (a discrete one first) and otherwise the
 // CPU: a software Vulkan driver (lavapipe) is slower than the CPU kernels, so auto never picks it.
-Result<std::unique_ptr<Backend>> make_backend(const std::string& device, int threads, std::string& why) {
+Result<std::unique_ptr<Backend>> make_backend(const std::string& device, int threads, uint64_t vram, std::string& why) {
     if (device == "cpu") {
         why = "requested";
         return std::unique_ptr<Backend>(std::make_unique<cpu::CpuBackend>(threads));
@@ -88,6 +91,7 @@ Result<std::unique_ptr<Backend>> make_backend(const std::string& device, int thr
             return fail(Code::invalid_argument, "--device '%s': expected cpu, auto or vulkanN", device.c_str());
         vk::VulkanOptions vo;
         vo.device = std::stoi(num);
+        vo.max_device_bytes = vram;
         why = "requested";
         return vk::create_vulkan_backend(vo);
     }
@@ -103,6 +107,7 @@ Result<std::unique_ptr<Backend>> make_backend(const std::string& device, int thr
             if (pick) {
                 vk::VulkanOptions vo;
                 vo.device = pick->index;
+                vo.max_device_bytes = vram;
                 auto be = vk::create_vulkan_backend(vo);
                 if (be.ok()) {
                     why = "the first Vulkan GPU";
@@ -116,6 +121,7 @@ Result<std::unique_ptr<Backend>> make_backend(const std::string& device, int thr
         return std::unique_ptr<Backend>(std::make_unique<cpu::CpuBackend>(threads));
     }
 #else
+    (void)vram;
     if (device == "auto") {
         why = "this build has no Vulkan";
         return std::unique_ptr<Backend>(std::make_unique<cpu::CpuBackend>(threads));
@@ -127,45 +133,169 @@ Result<std::unique_ptr<Backend>> make_backend(const std::string& device, int thr
 
 } // namespace
 
-Result<LoadedModel> load_model(const Args& a, int64_t default_ctx) {
-    if (!a.has("model")) return fail(Code::invalid_argument, "missing -m MODEL (a GGUF file)");
-    VKAI_ASSIGN_OR_RETURN(int64_t n_ctx, a.get_int("ctx-size", default_ctx));
+namespace {
+
+Result<DType> kv_type_of(const Args& a) {
+    const std::string kv = a.get("kv-type", "f16");
+    if (kv == "f16" || kv == "F16") return DType::F16;
+    if (kv == "f32" || kv == "F32") return DType::F32;
+    return fail(Code::invalid_argument, "--kv-type must be f16 or f32, got '%s'", kv.c_str());
+}
+
+// -ngl: "auto" = -1 for the plan; N >= 0; a negative N = every layer (as before auto existed).
+Result<int64_t> ngl_of(const Args& a, bool& is_auto) {
+    const std::string v = a.get("n-gpu-layers", "auto");
+    is_auto = v == "auto";
+    if (is_auto) return int64_t(-1);
+    VKAI_ASSIGN_OR_RETURN(int64_t n, a.get_int("n-gpu-layers", -1));
+    return n < 0 ? int64_t(1) << 30 : n;
+}
+
+void fill_probe(plan::Probe& pr, Backend* gpu, uint64_t vram) {
+    pr.host_available = plan::host_available_bytes();
+    pr.cpu_threads = ThreadPool::default_threads();
+    pr.gpu_cap = vram;
+    if (!gpu) return;
+    const MemoryInfo m = gpu->memory();
+    pr.has_gpu = true;
+    pr.gpu_name = gpu->name();
+    pr.gpu_free = m.free;
+    pr.gpu_held = m.in_use;
+}
+
+} // namespace
+
+Result<PlanInputs> plan_inputs(const Args& a, const llm::Model& model, Backend* gpu, int64_t default_ctx) {
+    const llm::HParams& hp = model.hp();
+    PlanInputs in;
+    const std::string ctx_key = a.has("ctx") ? "ctx" : "ctx-size"; // vkai plan spells it --ctx
+    VKAI_ASSIGN_OR_RETURN(int64_t n_ctx, a.get_int(ctx_key, default_ctx));
     VKAI_ASSIGN_OR_RETURN(int64_t n_batch, a.get_int("batch-size", 512));
     VKAI_ASSIGN_OR_RETURN(int64_t threads, a.get_int("threads", 0));
     if (n_ctx < 1) return fail(Code::invalid_argument, "--ctx-size must be >= 1, got %lld", (long long)n_ctx);
     if (n_batch < 1) return fail(Code::invalid_argument, "--batch-size must be >= 1, got %lld", (long long)n_batch);
-    const std::string kv = a.get("kv-type", "f16");
-    DType kv_type;
-    if (kv == "f16" || kv == "F16") kv_type = DType::F16;
-    else if (kv == "f32" || kv == "F32") kv_type = DType::F32;
-    else return fail(Code::invalid_argument, "--kv-type must be f16 or f32, got '%s'", kv.c_str());
+    VKAI_ASSIGN_OR_RETURN(in.kv_type, kv_type_of(a));
+    if (!a.has(ctx_key)) n_ctx = std::min<int64_t>(n_ctx, hp.n_ctx_train);
+    VKAI_ASSIGN_OR_RETURN(int64_t floor, a.get_int("ctx-floor", a.has(ctx_key) ? n_ctx : 2048));
+    if (floor < 1) return fail(Code::invalid_argument, "--ctx-floor must be >= 1, got %lld", (long long)floor);
+    uint64_t vram = 0;
+    if (a.has("vram")) {
+        VKAI_ASSIGN_OR_RETURN(vram, parse_bytes(a.get("vram")));
+    }
+    bool is_auto = true;
+    VKAI_ASSIGN_OR_RETURN(int64_t ngl, ngl_of(a, is_auto));
+    in.policy.n_ctx = n_ctx;
+    in.policy.ctx_floor = std::min(floor, n_ctx);
+    in.policy.n_gpu_layers = ngl;
+    in.policy.cpu_moe = a.has("cpu-moe") ? 1 : (is_auto ? -1 : 0);
+    in.n_batch = std::min(n_batch, n_ctx);
+    in.threads = int(threads);
+    fill_probe(in.probe, gpu, vram);
+
+    const int kv_bytes = in.kv_type == DType::F16 ? 2 : 4;
+    VKAI_ASSIGN_OR_RETURN(in.footprint, plan::footprint_from_gguf(model.gguf(), hp.n_layer, hp.n_head_kv * hp.head_dim, kv_bytes, hp.n_expert,
+                                                                 hp.n_expert_used));
+    // Compute buffers: measured by a dry run of the Context at every context size the plan may pick.
+    for (int64_t c : plan::ctx_ladder(in.policy)) {
+        llm::ContextParams cp;
+        cp.n_ctx = c;
+        cp.n_batch = std::min(in.n_batch, c);
+        cp.kv_type = in.kv_type;
+        VKAI_ASSIGN_OR_RETURN(llm::DryRun dr, llm::Context::measure(model, cp));
+        in.footprint.compute.push_back({c, dr.gpu_act, dr.cpu_act + dr.host_mask});
+    }
+    return in;
+}
+
+Result<std::unique_ptr<Backend>> open_device(const Args& a, std::string& why) {
+    VKAI_ASSIGN_OR_RETURN(int64_t threads, a.get_int("threads", 0));
+    uint64_t vram = 0;
+    if (a.has("vram")) {
+        VKAI_ASSIGN_OR_RETURN(vram, parse_bytes(a.get("vram")));
+    }
+    return make_backend(a.get("device", "auto"), int(threads), vram, why);
+}
+
+Result<LoadedModel> load_model(const Args& a, int64_t default_ctx) {
+    if (!a.has("model")) return fail(Code::invalid_argument, "missing -m MODEL (a GGUF file)");
+    VKAI_ASSIGN_OR_RETURN(int64_t threads, a.get_int("threads", 0));
+    VKAI_ASSIGN_OR_RETURN(DType kv_type, kv_type_of(a));
+    uint64_t vram = 0;
+    if (a.has("vram")) {
+        VKAI_ASSIGN_OR_RETURN(vram, parse_bytes(a.get("vram")));
+    }
+    bool is_auto = true;
+    VKAI_ASSIGN_OR_RETURN(int64_t forced_ngl, ngl_of(a, is_auto));
+    (void)forced_ngl;
 
     LoadedModel lm;
     double t0 = now_s();
     VKAI_ASSIGN_OR_RETURN(llm::Model m, llm::Model::load(a.get("model")));
     lm.model = std::make_unique<llm::Model>(std::move(m));
     const llm::HParams& hp = lm.model->hp();
-    if (!a.has("ctx-size")) n_ctx = std::min<int64_t>(n_ctx, hp.n_ctx_train);
-    llm::ContextParams cp;
-    cp.n_ctx = n_ctx;
-    cp.n_batch = std::min(n_batch, n_ctx);
-    cp.kv_type = kv_type;
-    cp.threads = int(threads);
     std::string why;
-    VKAI_ASSIGN_OR_RETURN(lm.backend, make_backend(a.get("device", "auto"), int(threads), why));
-    cp.backend = lm.backend.get();
-    VKAI_ASSIGN_OR_RETURN(int64_t ngl, a.get_int("n-gpu-layers", -1));
-    cp.n_gpu_layers = ngl;
-    VKAI_ASSIGN_OR_RETURN(lm.ctx, llm::Context::create(*lm.model, cp));
+    VKAI_ASSIGN_OR_RETURN(lm.backend, make_backend(a.get("device", "auto"), int(threads), vram, why));
+    const bool gpu = lm.backend->name() != "cpu";
+    VKAI_ASSIGN_OR_RETURN(PlanInputs in, plan_inputs(a, *lm.model, gpu ? lm.backend.get() : nullptr, default_ctx));
+
+    // Plan, create; on an allocation failure re-plan below what failed and retry (each retry
+    // takes the next smaller entry of the plan's preference list), ending on the CPU.
+    constexpr int kMaxAttempts = 8;
+    std::string gpu_failure; // set when the GPU is given up on during load
+    for (int attempt = 1;; ++attempt) {
+        VKAI_ASSIGN_OR_RETURN(lm.placement, plan::make_plan(in.footprint, in.probe, in.policy));
+        const plan::Placement& pl = lm.placement;
+        if (gpu && !pl.use_gpu && lm.backend->name() != "cpu") {
+            why = gpu_failure.empty() ? "plan: " + pl.reason : gpu_failure;
+            lm.backend = std::make_unique<cpu::CpuBackend>(int(threads));
+        }
+        llm::ContextParams cp;
+        cp.n_ctx = pl.n_ctx;
+        cp.n_batch = std::min(in.n_batch, pl.n_ctx);
+        cp.kv_type = kv_type;
+        cp.threads = int(threads);
+        cp.backend = lm.backend.get();
+        cp.n_gpu_layers = pl.use_gpu ? pl.n_gpu_layers : 0;
+        cp.cpu_moe = pl.cpu_moe;
+        if (pl.use_gpu)
+            VKAI_LOG_INFO("plan: %lld of %lld layers on %s%s, context %lld, %s of %s usable (%s)%s", (long long)pl.n_gpu_layers, (long long)hp.n_layer,
+                          lm.backend->name().c_str(), pl.cpu_moe ? " (experts on the cpu)" : "", (long long)pl.n_ctx, format_bytes(pl.gpu_bytes).c_str(),
+                          format_bytes(pl.gpu_usable).c_str(), pl.reason.c_str(), pl.over_budget ? " OVER BUDGET" : "");
+        auto ctx = llm::Context::create(*lm.model, cp);
+        if (ctx.ok()) {
+            lm.ctx = std::move(*ctx);
+            lm.load_attempts = attempt;
+            break;
+        }
+        const bool retry = pl.use_gpu && (ctx.status().code() == Code::out_of_memory || ctx.status().code() == Code::device_lost);
+        if (!retry) return ctx.status();
+        if (attempt >= kMaxAttempts || ctx.status().code() == Code::device_lost) {
+            VKAI_LOG_WARN("load on %s failed (%s): loading on the cpu", lm.backend->name().c_str(), ctx.status().message().c_str());
+            in.probe.has_gpu = false;
+            gpu_failure = lm.backend->name() + " failed at load: " + ctx.status().message();
+        } else {
+            VKAI_LOG_WARN("load with %lld layers on %s failed (%s): re-planning below %s", (long long)pl.n_gpu_layers, lm.backend->name().c_str(),
+                          ctx.status().message().c_str(), format_bytes(pl.gpu_bytes).c_str());
+            fill_probe(in.probe, lm.backend.get(), vram);
+            in.policy.n_gpu_layers = -1; // an explicit -ngl that failed: let the plan go lower
+            in.policy.max_gpu_bytes = pl.gpu_bytes > 0 ? pl.gpu_bytes - 1 : 0;
+        }
+    }
     lm.load_s = now_s() - t0;
     VKAI_LOG_INFO("model: %s (%s, %lld layers, %s of weights), context %lld, KV cache %s %s", a.get("model").c_str(), hp.arch.c_str(),
-                  (long long)hp.n_layer, format_bytes(lm.model->weight_bytes()).c_str(), (long long)n_ctx, dtype_name(kv_type),
+                  (long long)hp.n_layer, format_bytes(lm.model->weight_bytes()).c_str(), (long long)lm.ctx->kv().n_cells(), dtype_name(kv_type),
                   format_bytes(lm.ctx->kv().bytes()).c_str());
     if (lm.backend->name() == "cpu")
         VKAI_LOG_INFO("device: cpu (%d threads, %s kernels; %s)", threads > 0 ? int(threads) : ThreadPool::default_threads(), cpu::simd_name(), why.c_str());
-    else
+    else {
         VKAI_LOG_INFO("device: %s (%s), %lld of %lld layers on it, the rest on the cpu", lm.backend->name().c_str(), why.c_str(),
                       (long long)lm.ctx->n_gpu_layers(), (long long)hp.n_layer);
+        // Everything the forward pass allocates is allocated now: this is vkai's device peak.
+        const uint64_t held = lm.backend->memory().in_use;
+        VKAI_LOG_INFO("memory: %s holds %s after load (held_bytes=%llu), the plan said %s (plan_bytes=%llu)", lm.backend->name().c_str(),
+                      format_bytes(held).c_str(), (unsigned long long)held, format_bytes(lm.placement.gpu_bytes).c_str(),
+                      (unsigned long long)lm.placement.gpu_bytes);
+    }
     return lm;
 }
 

@@ -5,13 +5,14 @@
 #include "llm/forward.h"
 #include "llm/model.h"
 #include "llm/sampler.h"
+#include "plan/plan.h"
 
 #include <memory>
 #include <vector>
 
 namespace vkai::cli {
 
-std::vector<Option> model_options();    // -m, -c, -b, -t, --kv-type, --device
+std::vector<Option> model_options();    // -m, -c, -b, -t, --kv-type, --device, -ngl, --vram, --ctx-floor, --cpu-moe
 std::vector<Option> sampling_options(); // --temp, --top-k, --top-p, --min-p, --typical, penalties, --seed
 
 struct LoadedModel {
@@ -19,9 +20,28 @@ struct LoadedModel {
     std::unique_ptr<Backend> backend; // before ctx: destroyed after it
     std::unique_ptr<llm::Context> ctx;
     double load_s = 0;
+    plan::Placement placement; // what the plan chose (or reported, with an explicit -ngl)
+    int load_attempts = 1;     // > 1: allocation failures at load made the plan retry smaller
 };
 
+// The planner's inputs for a loaded model: the footprint (tensor table + dry runs of the Context at
+// each context size of the ladder), the probe of `gpu` (null: no GPU) and the policy from the
+// command line (-c, --ctx-floor, -ngl, --cpu-moe, -b, --kv-type). default_ctx as in load_model.
+struct PlanInputs {
+    plan::Footprint footprint;
+    plan::Probe probe;
+    plan::Policy policy;
+    int64_t n_batch = 512;
+    DType kv_type = DType::F16;
+    int threads = 0;
+};
+// The backend for --device (auto: the first GPU, else the CPU), with --vram as its allocation cap.
+Result<std::unique_ptr<Backend>> open_device(const Args& args, std::string& why);
+Result<PlanInputs> plan_inputs(const Args& args, const llm::Model& model, Backend* gpu, int64_t default_ctx = 4096);
+
 // Loads -m MODEL and creates a context from -c/-b/-t/--kv-type; logs what was loaded and where.
+// -ngl auto (the default) places layers by the plan (src/plan); an allocation failure during load
+// re-plans with a smaller device budget and retries, down to the CPU.
 // default_ctx applies when -c is absent (then also capped at the model's training context).
 Result<LoadedModel> load_model(const Args& args, int64_t default_ctx = 4096);
 Result<llm::SamplerParams> sampling_params(const Args& args);

@@ -1,12 +1,14 @@
 // out = softmax(q k^T * scale + mask) v for one (head, token) per workgroup, in chunks of 64 KV
 // cells with an online softmax (one pass over K and V). Cells whose mask is -inf are skipped
-// entirely: their K/V memory may be uninitialized (NaN) and is never read. KV_F16: f16 cache.
+// entirely: their K/V memory may be uninitialized (NaN) and is never read. KV_F16: f16 cache
+// (q.k reads K with 16-byte loads when the rows allow; unpackHalf2x16 is exact for normal values).
 #version 450
 #extension GL_GOOGLE_include_directive : enable
 layout(local_size_x = 64) in;
 
 layout(binding = 0) readonly buffer QB { uint qdata[]; };
 layout(binding = 1) readonly buffer KB { uint kdata[]; };
+layout(binding = 1) readonly buffer KB4 { uvec4 kdata4[]; }; // the same binding, for 16-byte loads
 layout(binding = 2) readonly buffer VB { uint vdata[]; };
 layout(binding = 3) readonly buffer MB { uint mdata[]; };
 layout(binding = 4) buffer OB { uint odata[]; };
@@ -49,6 +51,8 @@ void main() {
     for (uint i = tid; i < pc.hd; i += 64u) qs[i] = uintBitsToFloat(qdata[qa + i]);
     const uint ma = (pc.m_bias + t * pc.m_nb1) >> 2;
     const float NEG_INF = uintBitsToFloat(0xff800000u);
+    // K rows start 16-byte aligned and hold whole 16-byte groups (uniform): vector loads in q.k.
+    const bool k16 = ((pc.k_bias | pc.k_nb1 | pc.k_nb2) & 15u) == 0u && (pc.hd * KV_BYTES) % 16u == 0u;
     float m = NEG_INF, l = 0.0;
     float acc[PER_THREAD];
     for (uint j = 0u; j < PER_THREAD; ++j) acc[j] = 0.0;
@@ -62,7 +66,20 @@ void main() {
             if (!(isinf(mv) && mv < 0.0)) {
                 const uint ka = pc.k_bias + hk * pc.k_nb1 + c * pc.k_nb2;
                 float d = 0.0;
-                for (uint i = 0u; i < pc.hd; ++i) d += qs[i] * ldk(ka + KV_BYTES * i);
+                if (k16) { // 16-byte loads: 8 f16 (or 4 f32) values each
+#ifdef KV_F16
+                    for (uint i = 0u; i < pc.hd; i += 8u) {
+                        const uvec4 w = kdata4[(ka + 2u * i) >> 4];
+                        d += dot(vec4(qs[i], qs[i + 1u], qs[i + 2u], qs[i + 3u]), vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y))) +
+                             dot(vec4(qs[i + 4u], qs[i + 5u], qs[i + 6u], qs[i + 7u]), vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w)));
+                    }
+#else
+                    for (uint i = 0u; i < pc.hd; i += 4u)
+                        d += dot(vec4(qs[i], qs[i + 1u], qs[i + 2u], qs[i + 3u]), uintBitsToFloat(kdata4[(ka + 4u * i) >> 4]));
+#endif
+                } else {
+                    for (uint i = 0u; i < pc.hd; ++i) d += qs[i] * ldk(ka + KV_BYTES * i);
+                }
                 s = d * pc.scale + mv;
             }
         }

@@ -1,4 +1,5 @@
-// y = a (+|*) b over f32 rows, b broadcast: row r uses b row r % b_rows. OP_ADD or OP_MUL.
+// y = a (+|*) b over f32 rows, b broadcast: row r uses b row r % b_rows. OP_ADD, OP_MUL, or
+// OP_SWIGLU: y = silu(a) * b (the same silu as unary.comp).
 #version 450
 #extension GL_GOOGLE_include_directive : enable
 layout(local_size_x = 64) in;
@@ -27,6 +28,8 @@ void main() {
     const float bv = uintBitsToFloat(bdata[(ROW_ADDR(b, r % pc.b_rows) >> 2) + i]);
 #if defined(OP_ADD)
     const float o = av + bv;
+#elif defined(OP_SWIGLU)
+    const float o = av / (1.0 + exp(-av)) * bv;
 #else
     const float o = av * bv;
 #endif

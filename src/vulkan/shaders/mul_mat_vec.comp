@@ -33,7 +33,17 @@ layout(binding = 0) readonly buffer WB { uint wdata[]; };
 layout(binding = 0) readonly buffer WB4 { uvec4 wdata4[]; }; // the same binding, for 16-byte loads
 layout(binding = 1) readonly buffer XB { uint xdata[]; };
 layout(binding = 1) readonly buffer XB4 { vec4 xdata4[]; }; // the same binding, for 16-byte loads
+#ifdef ADD
+// Single-column variant with the residual add fused: y = W x + add (add may alias y: each output
+// is read and written by the same invocation).
+#if !defined(NCOLS_1)
+#error ADD is a single-column variant
+#endif
+layout(binding = 2) readonly buffer AB { uint adata[]; };
+layout(binding = 3) buffer YB { uint ydata[]; };
+#else
 layout(binding = 2) buffer YB { uint ydata[]; };
+#endif
 
 #include "lib/common.glsl"
 #include "lib/quant.glsl"
@@ -71,6 +81,9 @@ layout(push_constant) uniform PC {
     uint w_nb1;  // bytes per weight row
     TENSOR_PC(x);
     TENSOR_PC(y); // y_bias includes this dispatch's first row
+#ifdef ADD
+    uint a_bias; // byte address of add's element for this dispatch's first row in binding 2
+#endif
 } pc;
 
 
@@ -303,6 +316,14 @@ void unit_dot(uint a, uint part, in vec4 xv[NCOLS][8], in vec2 sx[NCOLS], uint n
 // Partial sums: [value][thread] on the baseline, [value][subgroup id] with USE_SUBGROUP.
 shared float red[NV][WG];
 
+// The value written for row r of this dispatch: the dot product (plus add in the ADD variant).
+float finish(float dot_r, uint r) {
+#ifdef ADD
+    dot_r += uintBitsToFloat(adata[(pc.a_bias >> 2) + r]);
+#endif
+    return dot_r;
+}
+
 void main() {
     const uint row0 = flat_group() * ROWS;
     if (row0 >= pc.m) return;
@@ -417,7 +438,7 @@ void main() {
         if (row0 + r < pc.m && c < nc) {
             float s = 0.0;
             for (uint i = 0u; i < gl_NumSubgroups; ++i) s += red[tid][i];
-            ydata[(ROW_ADDR(y, pc.col0 + c0 + c) >> 2) + row0 + r] = floatBitsToUint(s);
+            ydata[(ROW_ADDR(y, pc.col0 + c0 + c) >> 2) + row0 + r] = floatBitsToUint(finish(s, row0 + r));
         }
     }
 #else
@@ -431,7 +452,7 @@ void main() {
     }
     if (tid < NV) {
         const uint r = tid / NCOLS, c = tid % NCOLS;
-        if (row0 + r < pc.m && c < nc) ydata[(ROW_ADDR(y, pc.col0 + c0 + c) >> 2) + row0 + r] = floatBitsToUint(red[tid][0]);
+        if (row0 + r < pc.m && c < nc) ydata[(ROW_ADDR(y, pc.col0 + c0 + c) >> 2) + row0 + r] = floatBitsToUint(finish(red[tid][0], row0 + r));
     }
 #endif
 }

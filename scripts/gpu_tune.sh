@@ -1,0 +1,37 @@
+#!/bin/bash
+# Runs on the GPU machine (see scripts/gpu_bench.sh for the set-up it shares): decode speed with
+# early submits on (default), off and every 32 dispatches, plus one profiled run (time per op
+# kind), for the synth models named (default: m7 l8).
+#   carry: .gl .gpu      run: bash scripts/gpu_tune.sh [m7 q4b l8]
+set -u
+for f in .gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
+export LD_LIBRARY_PATH=$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} # libcpp-httplib (scripts/gpu_pack.sh)
+B=.gpu/vkai
+VOCAB=.gpu/ggml-vocab-llama-spm.gguf
+OUT=${OUT:-/tmp}
+if ! $B devices 2>/dev/null | grep -q '^vulkan0'; then
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+fi
+models=("${@:-m7 l8}")
+tg() { # label, env...: one tg run, prints "label tok/s"
+    local label=$1; shift
+    env "$@" timeout 120 $B bench -m /tmp/$m.gguf -p 32 -n 128 -r 1 --device vulkan0 --json > /tmp/t.json 2> /tmp/t.err || { echo "$m $label failed"; tail -2 /tmp/t.err; return; }
+    echo "$m $label $(tr -d '\n' < /tmp/t.json)"
+    echo "{\"model\":\"$m\",\"label\":\"$label\",\"r\":$(cat /tmp/t.json)}" >> "$OUT/tune.jsonl"
+}
+# shellcheck disable=SC2068
+for m in ${models[@]}; do
+    case $m in
+        m7) args="--preset mistral-7b --type Q4_K_M" ;;
+        q4b) args="--preset qwen3-4b --type Q4_K_M" ;;
+        l8) args="--preset llama3-8b --type Q8_0" ;;
+        *) echo "unknown model $m"; continue ;;
+    esac
+    # shellcheck disable=SC2086
+    [ -f /tmp/$m.gguf ] || $B synth $args --vocab $VOCAB -o /tmp/$m.gguf 2>&1 | tail -1
+    tg default
+    tg nosubmit VKAI_VK_SUBMIT_EVERY=0
+    tg submit32 VKAI_VK_SUBMIT_EVERY=32
+    VKAI_VK_PROFILE=1 timeout 120 $B bench -m /tmp/$m.gguf -p 32 -n 32 -r 1 --device vulkan0 2>&1 | grep -A30 "vulkan profile" | head -30
+done

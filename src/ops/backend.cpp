@@ -1,0 +1,18 @@
+// Default bodies of the ops added after the first backends: a backend that lacks one reports it
+// through has_whisper_ops(), and callers check that before recording; reaching here is a bug.
+#include "ops/backend.h"
+
+#include "base/check.h"
+
+namespace vkai {
+
+void Backend::layer_norm(const Tensor&, const Tensor*, const Tensor*, float, Tensor&) {
+    VKAI_ASSERT(false, "layer_norm is not implemented by backend %s", name().c_str());
+}
+void Backend::gelu_erf(const Tensor&, Tensor&) { VKAI_ASSERT(false, "gelu_erf is not implemented by backend %s", name().c_str()); }
+void Backend::mul_mat_add(const Tensor& w, const Tensor&, const Tensor&, Tensor&) {
+    VKAI_ASSERT(false, "mul_mat_add of %s weights is not implemented by backend %s (check fuses_mul_mat_add first)", dtype_name(w.type), name().c_str());
+}
+void Backend::im2col(const Tensor&, int, int, int, Tensor&) { VKAI_ASSERT(false, "im2col is not implemented by backend %s", name().c_str()); }
+
+} // namespace vkai

@@ -1,0 +1,62 @@
+// A Backend that only measures: alloc() hands out distinct fake addresses and records the bytes
+// asked for under their tag ("weights", "KV cache", "activations"); upload/download/sync do nothing.
+// Context::measure creates a real Context on two of these (one standing in for the CPU, one for the
+// GPU), so the planner learns the bytes the forward pass really allocates without touching memory.
+// It runs no op: an op call is a caller bug and aborts with a message.
+#pragma once
+
+#include "ops/backend.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace vkai::plan {
+
+class MeasureBackend final : public Backend {
+public:
+    // name: the name the Context sees ("cpu" makes it the CPU side); host: uses_host_memory().
+    MeasureBackend(std::string name, bool host) : name_(std::move(name)), host_(host) {}
+
+    uint64_t bytes(const std::string& tag) const; // live bytes under a tag
+    uint64_t total() const { return live_; }      // live bytes under every tag
+    uint64_t peak() const { return peak_; }
+
+    const std::string& name() const override { return name_; }
+    bool supports(Op, DType) const override { return true; }
+    bool uses_host_memory() const override { return host_; }
+    Result<void*> alloc(uint64_t bytes, const char* what) override;
+    void free(void* base) override;
+    Status upload(void*, const void*, uint64_t) override { return {}; }
+    Status download(void*, const void*, uint64_t) override { return {}; }
+    Status sync() override { return {}; }
+    MemoryInfo memory() const override { return {UINT64_MAX, UINT64_MAX, live_}; }
+    Result<double> read_bandwidth() override { return fail(Code::unsupported, "the measuring backend reads no memory"); }
+
+    void get_rows(const Tensor&, const int32_t*, int64_t, Tensor&) override { no_op("get_rows"); }
+    void mul_mat(const Tensor&, const Tensor&, Tensor&) override { no_op("mul_mat"); }
+    void rms_norm(const Tensor&, const Tensor*, float, Tensor&) override { no_op("rms_norm"); }
+    void rope(const Tensor&, const int32_t*, const RopeParams&, Tensor&) override { no_op("rope"); }
+    void softmax(const Tensor&, const Tensor*, float, Tensor&) override { no_op("softmax"); }
+    void silu(const Tensor&, Tensor&) override { no_op("silu"); }
+    void gelu(const Tensor&, Tensor&) override { no_op("gelu"); }
+    void add(const Tensor&, const Tensor&, Tensor&) override { no_op("add"); }
+    void mul(const Tensor&, const Tensor&, Tensor&) override { no_op("mul"); }
+    void copy(const Tensor&, Tensor&) override { no_op("copy"); }
+    void set_rows(const Tensor&, const int32_t*, Tensor&) override { no_op("set_rows"); }
+    void attention(const Tensor&, const Tensor&, const Tensor&, const Tensor&, float, Tensor&) override { no_op("attention"); }
+
+private:
+    [[noreturn]] static void no_op(const char* op);
+    struct A {
+        uint64_t bytes;
+        std::string tag;
+    };
+    std::string name_;
+    bool host_;
+    std::map<uint64_t, A> allocs_;
+    std::map<std::string, uint64_t> by_tag_;
+    uint64_t next_ = 0x1000, live_ = 0, peak_ = 0;
+};
+
+} // namespace vkai::plan

@@ -1,0 +1,241 @@
+#include "whisper/runtime.h"
+
+#include "base/check.h"
+#include "base/text.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace vkai::whisper {
+
+Buf& Buf::operator=(Buf&& o) noexcept {
+    if (this != &o) {
+        if (be_ && p_) be_->free(p_);
+        be_ = o.be_;
+        p_ = o.p_;
+        bytes_ = o.bytes_;
+        o.p_ = nullptr;
+    }
+    return *this;
+}
+
+Buf::~Buf() {
+    if (be_ && p_) be_->free(p_);
+}
+
+Result<Buf> Runtime::alloc(uint64_t bytes, const char* what) {
+    VKAI_ASSIGN_OR_RETURN(void* p, be_.alloc(bytes, what));
+    return Buf(&be_, p, bytes);
+}
+
+Tensor Runtime::t(const Buf& b, int64_t ne0, int64_t ne1, int64_t ne2) const {
+    VKAI_ASSERT(uint64_t(ne0 * ne1 * ne2) * 4 <= b.bytes(), "whisper activation buffer too small");
+    return make_tensor(DType::F32, b.data(), ne0, ne1, ne2);
+}
+
+Result<std::unique_ptr<Runtime>> Runtime::create(const Model& model, Backend& be) {
+    const auto& h = model.hp();
+    if (!be.has_whisper_ops())
+        return fail(Code::unsupported, "backend %s lacks the whisper ops (layer_norm, gelu_erf, im2col); run whisper on the CPU", be.name().c_str());
+    if (h.n_audio_ctx != kChunkFrames / 2)
+        return fail(Code::unsupported, "%s: n_audio_ctx %d; whisper's 30 s window gives %d encoder positions", model.name().c_str(), h.n_audio_ctx, kChunkFrames / 2);
+    // Released models use 448; the bound keeps a hostile file from sizing the (n_text_ctx^2) mask.
+    if (h.n_text_ctx > 2048)
+        return fail(Code::unsupported, "%s: n_text_ctx %d; whisper models use 448 (at most 2048 supported)", model.name().c_str(), h.n_text_ctx);
+    const Weights& w = model.w();
+    std::vector<const Tensor*> mats = {&w.conv1_w, &w.conv2_w, &w.tok_emb};
+    for (const auto* blocks : {&w.enc, &w.dec})
+        for (const Block& b : *blocks)
+            for (const Tensor* m : {&b.attn.q_w, &b.attn.k_w, &b.attn.v_w, &b.attn.o_w, &b.cross.q_w, &b.cross.k_w, &b.cross.v_w, &b.cross.o_w,
+                                    &b.fc1_w, &b.fc2_w})
+                if (m->data) mats.push_back(m);
+    for (const Tensor* m : mats)
+        if (!be.supports(Op::mul_mat, m->type))
+            return fail(Code::unsupported, "backend %s has no mul_mat for %s weights", be.name().c_str(), dtype_name(m->type));
+    if (!be.uses_host_memory())
+        return fail(Code::unsupported, "whisper weights are used from host memory; backend %s needs an upload path (not written yet)", be.name().c_str());
+
+    std::unique_ptr<Runtime> r(new Runtime(model, be));
+    r->s_ = h.n_audio_state;
+    r->nh_ = h.n_audio_head;
+    r->hd_ = r->s_ / r->nh_;
+    r->ctx_ = h.n_audio_ctx;
+    r->tctx_ = h.n_text_ctx;
+    const uint64_t s = uint64_t(r->s_), T = uint64_t(kChunkFrames), C = uint64_t(r->ctx_), M = uint64_t(h.n_mels), tc = uint64_t(r->tctx_);
+    struct A {
+        Buf* b;
+        uint64_t floats;
+    };
+    const A list[] = {
+        {&r->in_, M * T}, {&r->cols1_, 3 * M * T}, {&r->conv1_, s * T}, {&r->cols2_, 3 * s * C}, {&r->ex_, s * C}, {&r->eh_, s * C},
+        {&r->eq_, s * C}, {&r->ek_, s * C}, {&r->ev_, s * C}, {&r->ea_, s * C}, {&r->ef_, 4 * s * C}, {&r->zeros_, C * std::max(C, tc)},
+        {&r->dx_, s * tc}, {&r->dh_, s * tc}, {&r->dq_, s * tc}, {&r->da_, s * tc}, {&r->df_, 4 * s * tc}, {&r->dmask_, tc * tc},
+        {&r->logits_, uint64_t(h.n_vocab) * kMaxLogitRows},
+    };
+    for (const A& a : list) {
+        VKAI_ASSIGN_OR_RETURN(*a.b, r->alloc(a.floats * 4, "whisper activations"));
+    }
+    std::vector<float> zero(size_t(C * std::max(C, tc)), 0.0f);
+    VKAI_TRY(be.upload(r->zeros_.data(), zero.data(), zero.size() * 4));
+    for (int l = 0; l < h.n_text_layer; ++l) {
+        VKAI_ASSIGN_OR_RETURN(Buf k, r->alloc(s * C * 4, "whisper cross K"));
+        VKAI_ASSIGN_OR_RETURN(Buf v, r->alloc(s * C * 4, "whisper cross V"));
+        r->ck_.push_back(std::move(k));
+        r->cv_.push_back(std::move(v));
+    }
+    return r;
+}
+
+// x += out_proj(attention(q_proj(ln(x)), k, v)): h, q, out are scratch of (n_state, n).
+void Runtime::attention_block(const Attn& a, Tensor& x, Tensor& h, Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                              Tensor& out, int64_t n) {
+    // h holds ln(x) on entry and is reused for the projection output.
+    const float scale = 1.0f / std::sqrt(float(hd_));
+    be_.mul_mat(a.q_w, h, q);
+    be_.add(q, a.q_b, q);
+    Tensor q3 = make_tensor(DType::F32, q.data, hd_, nh_, n);
+    Tensor o3 = make_tensor(DType::F32, out.data, hd_, nh_, n);
+    be_.attention(q3, k, v, mask, scale, o3);
+    be_.mul_mat(a.o_w, out, h);
+    be_.add(h, a.o_b, h);
+    be_.add(x, h, x);
+}
+
+void Runtime::mlp(const Block& b, Tensor& x, Tensor& h, Tensor& f) {
+    be_.layer_norm(x, &b.mlp_ln_w, &b.mlp_ln_b, 1e-5f, h);
+    be_.mul_mat(b.fc1_w, h, f);
+    be_.add(f, b.fc1_b, f);
+    be_.gelu_erf(f, f);
+    be_.mul_mat(b.fc2_w, f, h);
+    be_.add(h, b.fc2_b, h);
+    be_.add(x, h, x);
+}
+
+Status Runtime::encode(const Mel& mel, int64_t offset) {
+    const Weights& w = model_.w();
+    const int64_t M = mel.n_mels, T = kChunkFrames, C = ctx_;
+    if (M != model_.hp().n_mels) return fail(Code::invalid_argument, "mel has %lld bins, the model wants %d", (long long)M, model_.hp().n_mels);
+    if (offset < 0 || mel.n_frames <= 0) return fail(Code::invalid_argument, "encode: offset %lld outside a mel of %lld frames", (long long)offset, (long long)mel.n_frames);
+    // (n_mels, T) with mels innermost: the transpose of the mel window. Frames past the end repeat the
+    // padding value (the mel of silence after clamping), as the reference pads the mel.
+    host_in_.resize(size_t(M * T));
+    const float pad = mel.at(0, mel.n_frames - 1);
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t m = 0; m < M; ++m)
+            host_in_[size_t(t * M + m)] = offset + t < mel.n_frames ? mel.at(int(m), offset + t) : pad;
+    VKAI_TRY(be_.upload(in_.data(), host_in_.data(), host_in_.size() * 4));
+
+    Tensor in = t(in_, M, T), cols1 = t(cols1_, 3 * M, T), c1 = t(conv1_, s_, T), cols2 = t(cols2_, 3 * s_, C), x = t(ex_, s_, C);
+    be_.im2col(in, 3, 1, 1, cols1);
+    be_.mul_mat(w.conv1_w, cols1, c1);
+    be_.add(c1, w.conv1_b, c1);
+    be_.gelu_erf(c1, c1);
+    be_.im2col(c1, 3, 2, 1, cols2);
+    be_.mul_mat(w.conv2_w, cols2, x);
+    be_.add(x, w.conv2_b, x);
+    be_.gelu_erf(x, x);
+    be_.add(x, w.enc_pos, x);
+
+    Tensor h = t(eh_, s_, C), q = t(eq_, s_, C), a = t(ea_, s_, C), f = t(ef_, 4 * s_, C), mask = t(zeros_, C, C);
+    Tensor k = t(ek_, s_, C), v = t(ev_, s_, C);
+    Tensor k3 = t(ek_, hd_, nh_, C), v3 = t(ev_, hd_, nh_, C);
+    for (const Block& b : w.enc) {
+        be_.layer_norm(x, &b.attn.ln_w, &b.attn.ln_b, 1e-5f, h);
+        be_.mul_mat(b.attn.k_w, h, k);
+        be_.mul_mat(b.attn.v_w, h, v);
+        be_.add(v, b.attn.v_b, v);
+        attention_block(b.attn, x, h, q, k3, v3, mask, a, C);
+        mlp(b, x, h, f);
+    }
+    be_.layer_norm(x, &w.enc_ln_w, &w.enc_ln_b, 1e-5f, x);
+    for (size_t l = 0; l < w.dec.size(); ++l) {
+        Tensor ck = t(ck_[l], s_, C), cv = t(cv_[l], s_, C);
+        be_.mul_mat(w.dec[l].cross.k_w, x, ck);
+        be_.mul_mat(w.dec[l].cross.v_w, x, cv);
+        be_.add(cv, w.dec[l].cross.v_b, cv);
+    }
+    return be_.sync();
+}
+
+Result<std::vector<float>> Runtime::encoder_output() {
+    std::vector<float> out(size_t(s_ * ctx_));
+    VKAI_TRY(be_.download(out.data(), ex_.data(), out.size() * 4));
+    return out;
+}
+
+Result<KvCache> Runtime::new_cache() {
+    KvCache c;
+    for (int l = 0; l < model_.hp().n_text_layer; ++l) {
+        VKAI_ASSIGN_OR_RETURN(Buf k, alloc(uint64_t(s_ * tctx_) * 4, "whisper KV cache"));
+        VKAI_ASSIGN_OR_RETURN(Buf v, alloc(uint64_t(s_ * tctx_) * 4, "whisper KV cache"));
+        c.k.push_back(std::move(k));
+        c.v.push_back(std::move(v));
+    }
+    return c;
+}
+
+Status Runtime::copy_cache(const KvCache& src, KvCache& dst) {
+    VKAI_ASSERT(src.k.size() == dst.k.size(), "copy_cache: caches of different models");
+    if (src.n > 0)
+        for (size_t l = 0; l < src.k.size(); ++l) {
+            Tensor sk = t(src.k[l], s_, src.n), dk = t(dst.k[l], s_, src.n), sv = t(src.v[l], s_, src.n), dv = t(dst.v[l], s_, src.n);
+            be_.copy(sk, dk);
+            be_.copy(sv, dv);
+        }
+    dst.n = src.n;
+    return {};
+}
+
+Status Runtime::decode(KvCache& cache, const int32_t* tokens, int n, bool all_logits, std::vector<float>& logits) {
+    const Weights& w = model_.w();
+    const int64_t nv = model_.hp().n_vocab;
+    if (n < 1 || cache.n + n > tctx_)
+        return fail(Code::invalid_argument, "decoder: %d tokens after %d exceed the text context of %lld", n, cache.n, (long long)tctx_);
+    if (all_logits && n > kMaxLogitRows) return fail(Code::invalid_argument, "decoder: logits of %d tokens asked, at most %d", n, kMaxLogitRows);
+    for (int i = 0; i < n; ++i)
+        if (tokens[i] < 0 || tokens[i] >= nv) return fail(Code::invalid_argument, "decoder: token id %d outside the vocabulary of %lld", tokens[i], (long long)nv);
+    const int64_t n_past = cache.n, n_kv = n_past + n;
+    std::vector<int32_t> pos(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) pos[size_t(i)] = int32_t(n_past + i);
+    // Causal mask (n_kv, n): token i sees cells 0 .. n_past + i.
+    host_mask_.assign(size_t(n_kv * n), 0.0f);
+    for (int i = 0; i < n; ++i)
+        for (int64_t j = n_past + i + 1; j < n_kv; ++j) host_mask_[size_t(i * n_kv + j)] = -std::numeric_limits<float>::infinity();
+    VKAI_TRY(be_.upload(dmask_.data(), host_mask_.data(), host_mask_.size() * 4));
+
+    Tensor x = t(dx_, s_, n), h = t(dh_, s_, n), q = t(dq_, s_, n), a = t(da_, s_, n), f = t(df_, 4 * s_, n);
+    be_.get_rows(w.tok_emb, tokens, n, x);
+    be_.get_rows(w.dec_pos, pos.data(), n, h);
+    be_.add(x, h, x);
+    Tensor mask = t(dmask_, n_kv, n), cmask = t(zeros_, ctx_, n);
+    for (size_t l = 0; l < w.dec.size(); ++l) {
+        const Block& b = w.dec[l];
+        uint8_t* kbase = static_cast<uint8_t*>(cache.k[l].data());
+        uint8_t* vbase = static_cast<uint8_t*>(cache.v[l].data());
+        Tensor knew = make_tensor(DType::F32, kbase + uint64_t(n_past * s_) * 4, s_, n);
+        Tensor vnew = make_tensor(DType::F32, vbase + uint64_t(n_past * s_) * 4, s_, n);
+        be_.layer_norm(x, &b.attn.ln_w, &b.attn.ln_b, 1e-5f, h);
+        be_.mul_mat(b.attn.k_w, h, knew);
+        be_.mul_mat(b.attn.v_w, h, vnew);
+        be_.add(vnew, b.attn.v_b, vnew);
+        Tensor k3 = make_tensor(DType::F32, kbase, hd_, nh_, n_kv), v3 = make_tensor(DType::F32, vbase, hd_, nh_, n_kv);
+        attention_block(b.attn, x, h, q, k3, v3, mask, a, n);
+
+        be_.layer_norm(x, &b.cross.ln_w, &b.cross.ln_b, 1e-5f, h);
+        Tensor ck = t(ck_[l], hd_, nh_, ctx_), cv = t(cv_[l], hd_, nh_, ctx_);
+        attention_block(b.cross, x, h, q, ck, cv, cmask, a, n);
+        mlp(b, x, h, f);
+    }
+    cache.n = int(n_kv);
+    const int rows = all_logits ? n : 1;
+    Tensor xl = make_tensor(DType::F32, static_cast<uint8_t*>(dx_.data()) + uint64_t((n - rows) * s_) * 4, s_, rows);
+    Tensor hl = make_tensor(DType::F32, dh_.data(), s_, rows);
+    be_.layer_norm(xl, &w.dec_ln_w, &w.dec_ln_b, 1e-5f, hl);
+    Tensor lg = t(logits_, nv, rows);
+    be_.mul_mat(w.tok_emb, hl, lg);
+    logits.resize(size_t(nv * rows));
+    return be_.download(logits.data(), logits_.data(), logits.size() * 4);
+}
+
+} // namespace vkai::whisper

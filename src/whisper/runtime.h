@@ -1,0 +1,86 @@
+// Whisper's encoder and decoder through the Backend ops (ops/backend.h), the same way the LLM forward
+// pass runs: every op is a backend call, so a backend that implements the ops runs whisper unchanged.
+// Activations (ggml order, ne[0] innermost):
+//   encoder: mel window (n_mels, 3000) -> conv1 (k3, pad 1) + gelu -> conv2 (k3, stride 2, pad 1) + gelu
+//            -> + positions -> n_audio_layer pre-LN blocks -> ln_post: (n_state, 1500)
+//   decoder: token + learned position embeddings -> pre-LN blocks (causal self-attention over a
+//            per-sequence KV cache, cross-attention over K/V of the encoder output computed once per
+//            window) -> ln -> logits = token_embedding^T x (tied head).
+#pragma once
+
+#include "base/status.h"
+#include "ops/backend.h"
+#include "whisper/mel.h"
+#include "whisper/model.h"
+
+#include <memory>
+#include <vector>
+
+namespace vkai::whisper {
+
+// A backend allocation, freed with its backend.
+class Buf {
+public:
+    Buf() = default;
+    Buf(Backend* be, void* p, uint64_t bytes) : be_(be), p_(p), bytes_(bytes) {}
+    Buf(Buf&& o) noexcept { *this = std::move(o); }
+    Buf& operator=(Buf&& o) noexcept;
+    ~Buf();
+    void* data() const { return p_; }
+    uint64_t bytes() const { return bytes_; }
+
+private:
+    Backend* be_ = nullptr;
+    void* p_ = nullptr;
+    uint64_t bytes_ = 0;
+};
+
+// Self-attention K/V of one decoded sequence: per layer (n_state, n_text_ctx) f32, n cells used.
+struct KvCache {
+    std::vector<Buf> k, v;
+    int n = 0;
+};
+
+class Runtime {
+public:
+    // max_tokens: most tokens one decode() call takes (prompt + prefix fit in n_text_ctx).
+    static Result<std::unique_ptr<Runtime>> create(const Model& model, Backend& be);
+
+    const Model& model() const { return model_; }
+    Backend& backend() { return be_; }
+
+    // Encodes the 3000 mel frames starting at `offset` (frames past the end read as the mel's
+    // padding value, i.e. the last frame's value of silence) and prepares the cross-attention K/V.
+    Status encode(const Mel& mel, int64_t offset);
+    // The encoder output of the last encode(), (n_state, n_audio_ctx) row-major on the host.
+    Result<std::vector<float>> encoder_output();
+
+    Result<KvCache> new_cache();
+    Status copy_cache(const KvCache& src, KvCache& dst); // dst must come from new_cache()
+
+    // Appends n tokens to the sequence of `cache` (positions cache.n ..) and returns the logits of the
+    // last token (n_vocab), or of every token when all_logits (n * n_vocab, n <= kMaxLogitRows).
+    Status decode(KvCache& cache, const int32_t* tokens, int n, bool all_logits, std::vector<float>& logits);
+
+    static constexpr int kMaxLogitRows = 32;
+
+private:
+    Runtime(const Model& m, Backend& be) : model_(m), be_(be) {}
+    Result<Buf> alloc(uint64_t bytes, const char* what);
+    Tensor t(const Buf& b, int64_t ne0, int64_t ne1 = 1, int64_t ne2 = 1) const;
+    void attention_block(const Attn& a, Tensor& x, Tensor& h, Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, Tensor& out,
+                         int64_t n);
+    void mlp(const Block& b, Tensor& x, Tensor& h, Tensor& f);
+
+    const Model& model_;
+    Backend& be_;
+    int64_t s_ = 0, hd_ = 0, nh_ = 0, ctx_ = 0, tctx_ = 0;
+    // encoder
+    Buf in_, cols1_, conv1_, cols2_, ex_, eh_, eq_, ek_, ev_, ea_, ef_, zeros_;
+    // decoder
+    std::vector<Buf> ck_, cv_; // cross K/V per layer (n_state, n_audio_ctx)
+    Buf dx_, dh_, dq_, da_, df_, dmask_, logits_;
+    std::vector<float> host_in_, host_mask_;
+};
+
+} // namespace vkai::whisper

@@ -1,0 +1,77 @@
+#!/bin/bash
+# CLI test of `vkai synth --preset whisper-*` and `vkai transcribe`: a random-weight whisper model with
+# the real vocabulary (the "whisper-test" shape: d_model 64, so it runs in seconds) transcribes jfk.wav
+# and jfk.mp3 into every output format, which must be well formed; bad inputs fail with one stderr line.
+# Usage: test_transcribe.sh path/to/vkai
+set -u
+VKAI=${1:?usage: test_transcribe.sh path/to/vkai}
+source "$(dirname "$0")/lib.sh"
+VOCAB=$DATA/whisper/for-tests-ggml-tiny.bin
+if [ ! -x "$VKAI" ] || [ ! -f "$VOCAB" ]; then
+    echo "FAIL: no vkai binary at $VKAI or no $VOCAB"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+if "$VKAI" synth --preset whisper-test --layers 1 --vocab "$VOCAB" -o "$tmp/m.bin" 2> "$tmp/err" && [ -s "$tmp/m.bin" ]; then ok
+else bad "synth whisper-test: $(head -c 300 "$tmp/err")"; fi
+if "$VKAI" synth --preset whisper-test --layers 1 --type Q8_0 --vocab "$VOCAB" -o "$tmp/q.bin" 2> "$tmp/err"; then ok
+else bad "synth whisper-test Q8_0: $(head -c 300 "$tmp/err")"; fi
+
+# Every format in one run, written to a directory; timings on stderr.
+mkdir -p "$tmp/outdir"
+FAST="--beam-size 1 --no-fallback -t 2"
+# shellcheck disable=SC2086
+if "$VKAI" transcribe -m "$tmp/m.bin" "$DATA/whisper/jfk.wav" -l en -o txt,srt,vtt,json,verbose_json --output-dir "$tmp/outdir" $FAST 2> "$tmp/err"; then ok
+else bad "transcribe jfk.wav: $(head -c 400 "$tmp/err")"; fi
+grep -q 'real-time factor' "$tmp/err" && ok || bad "no timings on stderr: $(head -c 300 "$tmp/err")"
+for f in txt srt vtt json verbose_json; do [ -f "$tmp/outdir/jfk.wav.$f" ] && ok || bad "missing jfk.wav.$f"; done
+python3 - "$tmp/outdir" <<'PY' && ok || bad "output formats are not well formed"
+import json, re, sys
+d = sys.argv[1] + "/jfk.wav."
+j = json.load(open(d + "json", encoding="utf-8"))
+assert set(j) == {"text"}, j.keys()
+v = json.load(open(d + "verbose_json", encoding="utf-8"))
+assert v["language"] == "en" and abs(v["duration"] - 11.0) < 1e-6 and v["task"] == "transcribe"
+prev = 0.0
+for i, s in enumerate(v["segments"]):
+    assert s["id"] == i and 0 <= s["start"] <= s["end"] <= 11.0 and s["start"] >= prev - 1e-9, s
+    prev = s["start"]
+assert v["text"] == j["text"] == "".join(s["text"] for s in v["segments"])
+ts = r"\d\d:\d\d:\d\d,\d\d\d --> \d\d:\d\d:\d\d,\d\d\d"
+srt = open(d + "srt", encoding="utf-8").read().split("\n\n")
+cues = [c for c in srt if c.strip()]
+assert len(cues) == len(v["segments"])
+for k, c in enumerate(cues):
+    lines = c.split("\n")
+    assert lines[0] == str(k + 1) and re.fullmatch(ts, lines[1]), c
+vtt = open(d + "vtt", encoding="utf-8").read()
+assert vtt.startswith("WEBVTT\n\n")
+for c in [c for c in vtt[8:].split("\n\n") if c.strip()]:
+    assert re.fullmatch(r"(\d\d:)?\d\d:\d\d\.\d\d\d --> (\d\d:)?\d\d:\d\d\.\d\d\d", c.split("\n")[0]), c
+txt = open(d + "txt", encoding="utf-8").read()
+assert len(txt.splitlines()) == len(v["segments"])
+PY
+
+# MP3 through src/media, stdout output, auto language, translate task on a multilingual model, a prompt.
+# shellcheck disable=SC2086
+if "$VKAI" transcribe -m "$tmp/q.bin" "$DATA/whisper/jfk.mp3" -o json --translate --prompt "Kennedy" $FAST > "$tmp/mp3.json" 2> "$tmp/err" \
+    && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/mp3.json"; then ok
+else bad "transcribe jfk.mp3: $(head -c 400 "$tmp/err")"; fi
+
+# Bad input: one clear line each, no crash.
+printf 'not audio at all' > "$tmp/bad.wav"
+: > "$tmp/empty.bin"
+expect_clean_fail "missing model" "$VKAI" transcribe "$DATA/whisper/jfk.wav"
+expect_clean_fail "missing input" "$VKAI" transcribe -m "$tmp/m.bin"
+expect_clean_fail "vocab-only model" "$VKAI" transcribe -m "$VOCAB" "$DATA/whisper/jfk.wav"
+expect_clean_fail "empty model" "$VKAI" transcribe -m "$tmp/empty.bin" "$DATA/whisper/jfk.wav"
+head -c 300000 "$tmp/m.bin" > "$tmp/cut.bin"
+expect_clean_fail "truncated model" "$VKAI" transcribe -m "$tmp/cut.bin" "$DATA/whisper/jfk.wav"
+expect_clean_fail "bad format" "$VKAI" transcribe -m "$tmp/m.bin" -o docx "$DATA/whisper/jfk.wav"
+expect_clean_fail "unknown language" "$VKAI" transcribe -m "$tmp/m.bin" -l xx "$DATA/whisper/jfk.wav"
+expect_clean_fail "not audio" "$VKAI" transcribe -m "$tmp/m.bin" "$tmp/bad.wav"
+expect_clean_fail "missing output dir" "$VKAI" transcribe -m "$tmp/m.bin" --output-dir "$tmp/nope" "$DATA/whisper/jfk.wav"
+expect_clean_fail "unknown whisper preset" "$VKAI" synth --preset whisper-huge --vocab "$VOCAB" -o "$tmp/x.bin"
+expect_clean_fail "synth bad type" "$VKAI" synth --preset whisper-test --type Q4_K --vocab "$VOCAB" -o "$tmp/x.bin"
+finish
