@@ -36,6 +36,8 @@ std::vector<std::string> split_commas(const std::string& s) {
 
 int cmd_serve(int argc, char** argv) {
     std::vector<Option> opts = model_options();
+    for (Option& o : opts) // the server sizes its context per slot (see --parallel)
+        if (o.name == "ctx-size") o.help = "total context in tokens, shared by the --parallel slots (default: 1024 per slot, at least 4096)";
     opts.push_back({"config", "", "FILE", "JSON config: {\"models\":[{\"id\",\"path\",\"aliases\",\"ctx\",\"ngl\",\"parallel\"}],\"idle_ttl_s\":N}"});
     opts.push_back({"alias", "a", "NAME", "another name for the -m model (comma list)"});
     opts.push_back({"host", "", "ADDR", "address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)"});
