@@ -5,15 +5,7 @@
 #   carry: .gl .gpu      run: bash scripts/gpu_bench.sh [MODELS...]   (default: m7 q4b l8)
 # Output: one line per run and JSON lines in $OUT/bench.jsonl.
 set -u
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-export LD_LIBRARY_PATH=$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} # libcpp-httplib (scripts/gpu_pack.sh)
-B=.gpu/vkai
-VOCAB=.gpu/ggml-vocab-llama-spm.gguf
-OUT=${OUT:-/tmp}
-if ! $B devices 2>/dev/null | grep -q '^vulkan0'; then
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
+source "$(dirname "$0")/gpu_env.sh"
 $B devices | head -8
 models=("${@:-m7 q4b l8}")
 # shellcheck disable=SC2068

@@ -4,15 +4,7 @@
 # kind), for the synth models named (default: m7 l8).
 #   carry: .gl .gpu      run: bash scripts/gpu_tune.sh [m7 q4b l8]
 set -u
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-export LD_LIBRARY_PATH=$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} # libcpp-httplib (scripts/gpu_pack.sh)
-B=.gpu/vkai
-VOCAB=.gpu/ggml-vocab-llama-spm.gguf
-OUT=${OUT:-/tmp}
-if ! $B devices 2>/dev/null | grep -q '^vulkan0'; then
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
+source "$(dirname "$0")/gpu_env.sh"
 models=("${@:-m7 l8}")
 tg() { # label, env...: one tg run, prints "label tok/s"
     local label=$1; shift

@@ -8,16 +8,8 @@
 #          is ~18 GB and takes minutes, so give it its own call within the 10-minute limit)
 # Output: one line per run, JSON lines in $OUT/plan_bench.jsonl, the plans in $OUT/plan_<m>.json.
 set -u
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-export LD_LIBRARY_PATH=$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} # libcpp-httplib (scripts/gpu_pack.sh)
-B=.gpu/vkai
-VOCAB=.gpu/ggml-vocab-llama-spm.gguf
-OUT=${OUT:-/tmp}
+source "$(dirname "$0")/gpu_env.sh"
 VRAM=${VRAM:-8G}
-if ! $B devices 2>/dev/null | grep -q '^vulkan0'; then
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
 $B devices | head -4
 have_smi=0
 command -v nvidia-smi > /dev/null && have_smi=1
