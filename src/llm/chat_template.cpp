@@ -6,7 +6,6 @@
 #include "base/log.h"
 #include "llm/jinja/builtin_templates.h"
 #include "llm/jinja/jinja.h"
-#include "llm/model.h"
 
 #include <nlohmann/json.hpp>
 
@@ -227,16 +226,6 @@ std::string choose_template(const std::string& model_template, const TemplateHin
                   name, hints.arch.c_str(), hints.model_name.c_str());
     if (source) *source = name;
     return builtin_template(name);
-}
-
-TemplateHints template_hints(const Model& m) {
-    TemplateHints h;
-    h.arch = m.hp().arch;
-    h.model_name = m.gguf().get_string_or("general.name", "");
-    const Tokenizer& tok = m.tokenizer();
-    for (int32_t i = 0; i < tok.n_vocab(); ++i)
-        if (tok.token_type(i) == TokenType::control) h.special_tokens.push_back(tok.token_text(i));
-    return h;
 }
 
 } // namespace vkai::llm

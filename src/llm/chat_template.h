@@ -87,9 +87,6 @@ struct TemplateHints {
     std::string model_name;                  // general.name
     std::vector<std::string> special_tokens; // texts of the vocabulary's control tokens
 };
-class Model;
-// The hints of a loaded model (its architecture, name and control-token texts).
-TemplateHints template_hints(const Model& m);
 // The built-in template that fits best; never null ("chatml" when nothing matches).
 const char* detect_builtin(const TemplateHints& hints);
 

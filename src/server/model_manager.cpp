@@ -17,6 +17,20 @@ struct ModelManager::Entry {
     double last_used = 0;
 };
 
+namespace {
+
+llm::TemplateHints hints_of(const llm::Model& m) {
+    llm::TemplateHints h;
+    h.arch = m.hp().arch;
+    h.model_name = m.gguf().get_string_or("general.name", "");
+    const llm::Tokenizer& tok = m.tokenizer();
+    for (int32_t i = 0; i < tok.n_vocab(); ++i)
+        if (tok.token_type(i) == llm::TokenType::control) h.special_tokens.push_back(tok.token_text(i));
+    return h;
+}
+
+} // namespace
+
 Loader cpu_loader(int threads, int default_parallel) {
     return [threads, default_parallel](const ModelSpec& spec) -> Result<LoadedLlm> {
         LoadedLlm l;
@@ -36,7 +50,7 @@ Result<std::shared_ptr<Engine>> make_engine(const ModelSpec& spec, LoadedLlm l, 
     auto e = std::make_shared<Engine>();
     e->spec = spec;
     const llm::Model& m = *l.model;
-    const std::string text = llm::choose_template(std::string(m.gguf().get_string_or("tokenizer.chat_template", "")), llm::template_hints(m), &e->template_source);
+    const std::string text = llm::choose_template(std::string(m.gguf().get_string_or("tokenizer.chat_template", "")), hints_of(m), &e->template_source);
     auto t = llm::ChatTemplate::parse(text);
     if (!t.ok()) return Status(t.status()).with_context("chat template of " + spec.id + " (" + e->template_source + ")");
     e->tmpl = std::move(*t);

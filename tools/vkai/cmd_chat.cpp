@@ -58,6 +58,16 @@ bool read_message(std::string& out, bool tty) {
     }
 }
 
+llm::TemplateHints hints_of(const llm::Model& m) {
+    llm::TemplateHints h;
+    h.arch = m.hp().arch;
+    h.model_name = m.gguf().get_string_or("general.name", "");
+    const llm::Tokenizer& tok = m.tokenizer();
+    for (int32_t i = 0; i < tok.n_vocab(); ++i)
+        if (tok.token_type(i) == llm::TokenType::control) h.special_tokens.push_back(tok.token_text(i));
+    return h;
+}
+
 } // namespace
 
 int cmd_chat(int argc, char** argv) {
@@ -100,7 +110,7 @@ int cmd_chat(int argc, char** argv) {
             source = t;
         }
     } else {
-        text = llm::choose_template(std::string(model.gguf().get_string_or("tokenizer.chat_template", "")), llm::template_hints(model), &source);
+        text = llm::choose_template(std::string(model.gguf().get_string_or("tokenizer.chat_template", "")), hints_of(model), &source);
     }
     auto tmpl = llm::ChatTemplate::parse(text);
     if (!tmpl.ok()) return report("chat", Status(tmpl.status()).with_context("chat template (" + source + ")"));
