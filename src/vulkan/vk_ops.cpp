@@ -19,7 +19,10 @@ std::string lower(const char* s) {
     return r;
 }
 
-constexpr int64_t kTiledMinCols = 8; // from here on the tiled kernel beats re-reading the weights
+// From here on a tiled kernel beats re-reading the weights once per 4 columns: below it the tile's
+// unused columns cost more than the extra weight reads (which mostly hit the L2 when the column
+// groups run side by side). Measured on the H100 (docs/perf.md).
+constexpr int64_t kTiledMinCols = 32;
 // mul_mat_vec.comp (ROWS, NCOLS there): weight rows per workgroup and columns per pass of the
 // general variant (2..7 columns) and of the single-column variant `_n1` (decode).
 constexpr int64_t kVecRows = 2, kVecCols = 4;
@@ -84,6 +87,9 @@ Status VulkanBackendImpl::prepare_pipelines() {
     // The tiled kernel needs 256 invocations and 16 KiB of shared memory per workgroup (the spec's
     // minimums are 128 and 16 KiB); devices below fall back to the matrix-vector kernel.
     has_tiled_ = dev_->info().max_invocations >= 256 && dev_->info().max_shared_bytes >= 16384;
+    // mul_mat_cm.comp: 20 KiB of f16 tiles + 4 KiB of scratch; the device enables coopmat only with
+    // fp16 math, the memory model and 32-lane subgroups (vk_device.cpp).
+    has_cm_ = has_tiled_ && dev_->enabled().coopmat_nv_f16 && dev_->info().max_shared_bytes >= 24576;
     const char* sg = use_subgroup_ops() ? "_sg" : "";
     std::vector<PipelineSpec> specs;
     for (const char* t : {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"}) {
@@ -91,6 +97,7 @@ Status VulkanBackendImpl::prepare_pipelines() {
         specs.push_back({std::string("mul_mat_vec_") + t + "_n1" + sg, 3, sizeof(MulMatPC)});
         specs.push_back({std::string("mul_mat_vec_") + t + "_n1_add" + sg, 4, sizeof(MulMatAddPC)});
         if (has_tiled_) specs.push_back({std::string("mul_mat_tiled_") + t, 3, sizeof(MulMatPC)});
+        if (has_cm_) specs.push_back({std::string("mul_mat_cm_") + t, 3, sizeof(MulMatPC)});
         specs.push_back({std::string("get_rows_") + t, 3, sizeof(GetRowsPC)});
         for (const char* d : {"f32", "f16", "bf16"}) specs.push_back({std::string("copy_") + t + "_" + d, 2, sizeof(RowsPC)});
     }
@@ -100,11 +107,13 @@ Status VulkanBackendImpl::prepare_pipelines() {
     specs.push_back({"softmax", 3, sizeof(SoftmaxPC)});
     specs.push_back({"silu", 2, sizeof(RowsPC)});
     specs.push_back({"gelu", 2, sizeof(RowsPC)});
+    specs.push_back({"gelu_erf", 2, sizeof(RowsPC)}); // recorded in vk_ops_whisper.cpp through row_op
     specs.push_back({"add", 3, sizeof(BinaryPC)});
     specs.push_back({"mul", 3, sizeof(BinaryPC)});
     specs.push_back({"swiglu", 3, sizeof(BinaryPC)});
     specs.push_back({"read_bw", 2, 16});
     attn_pipeline_specs(specs);
+    whisper_pipeline_specs(specs);
     return pipes_->prepare(specs, std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
 }
 
@@ -187,12 +196,14 @@ void VulkanBackendImpl::mul_mat(const Tensor& w, const Tensor& x, Tensor& y) {
     if (!err_.ok() || m == 0 || ncols == 0) return;
     // Few columns (decode): matrix-vector, weights streamed once per 4 columns. Many (prompt):
     // 64x64 tiles with the weights dequantized once per tile into shared memory.
-    const bool tiled = ncols >= kTiledMinCols && has_tiled_;
-    const std::string name = tiled ? "mul_mat_tiled_" + lower(dtype_name(w.type))
-                                   : "mul_mat_vec_" + lower(dtype_name(w.type)) + (ncols == 1 ? "_n1" : "") + (use_subgroup_ops() ? "_sg" : "");
+    const bool tiled = ncols >= kTiledMinCols && has_tiled_, cm = tiled && has_cm_;
+    const std::string name = cm      ? "mul_mat_cm_" + lower(dtype_name(w.type))
+                             : tiled ? "mul_mat_tiled_" + lower(dtype_name(w.type))
+                                     : "mul_mat_vec_" + lower(dtype_name(w.type)) + (ncols == 1 ? "_n1" : "") + (use_subgroup_ops() ? "_sg" : "");
     const Pipeline* p = pipeline(name, 3, sizeof(MulMatPC));
     if (!p) return;
-    const int64_t rows_per_group = tiled ? 64 : ncols == 1 ? kVecRows1 : kVecRows, cols_per_group = tiled ? 64 : kVecCols;
+    const int64_t tile = cm ? 128 : 64; // mul_mat_cm.comp BM = BN, mul_mat_tiled.comp TM = TN
+    const int64_t rows_per_group = tiled ? tile : ncols == 1 ? kVecRows1 : kVecRows, cols_per_group = tiled ? tile : kVecCols;
     const uint64_t wrb = w.nb[1];
     const int64_t rows_chunk = std::max<int64_t>(1, int64_t((max_binding_ - 2 * align_) / wrb));
     const int64_t cols_chunk = std::min<int64_t>(rows_per_chunk({&x, &y}, ncols), 65535 * cols_per_group);

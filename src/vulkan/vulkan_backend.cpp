@@ -77,7 +77,7 @@ bool VulkanBackendImpl::supports(Op op, DType type) const {
     case Op::attention: return type == DType::F32 || type == DType::F16;
     case Op::layer_norm:
     case Op::gelu_erf:
-    case Op::im2col: return false; // whisper's ops: no shaders yet (has_whisper_ops() is false too)
+    case Op::im2col: return type == DType::F32; // whisper's ops (vk_ops_whisper.cpp)
     default: return type == DType::F32;
     }
 }

@@ -1,5 +1,5 @@
 // The VulkanBackend class (internal): state shared by vulkan_backend.cpp (memory, transfers,
-// sync) and the op recording files vk_ops.cpp / vk_ops_attn.cpp.
+// sync) and the op recording files vk_ops.cpp / vk_ops_attn.cpp / vk_ops_whisper.cpp.
 #pragma once
 
 #include "vulkan/vk_commands.h"
@@ -44,6 +44,11 @@ public:
     void swiglu(const Tensor& a, const Tensor& b, Tensor& y) override;
     bool fuses_mul_mat_add(DType w, int64_t ncols) const override;
     void mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) override;
+    // whisper's ops (vk_ops_whisper.cpp)
+    void layer_norm(const Tensor& x, const Tensor* w, const Tensor* b, float eps, Tensor& y) override;
+    void gelu_erf(const Tensor& x, Tensor& y) override;
+    void im2col(const Tensor& x, int k, int stride, int pad, Tensor& out) override;
+    bool has_whisper_ops() const override { return true; }
 
     const Device& device() const { return *dev_; }
     uint64_t max_binding() const { return max_binding_; }
@@ -52,6 +57,7 @@ public:
 private:
     Status prepare_pipelines();                                      // vk_ops.cpp
     void attn_pipeline_specs(std::vector<PipelineSpec>& specs) const; // vk_ops_attn.cpp
+    void whisper_pipeline_specs(std::vector<PipelineSpec>& specs) const; // vk_ops_whisper.cpp
     // Recording helpers (vk_ops.cpp).
     Loc locate(const Tensor& t, const char* what) const;
     // A binding of bytes [lo, hi) after t.data (lo may be 0 and hi the span); sets *bias to the
@@ -80,6 +86,7 @@ private:
     std::vector<void*> deferred_free_;
     uint64_t max_binding_ = 0, align_ = 4;
     bool has_tiled_ = true;
+    bool has_cm_ = false; // mul_mat_cm (cooperative matrices) for many columns
     // rope: the (cos, sin) table of the last call, reused while the ring still holds it
     std::vector<int32_t> rope_pos_;
     RopeParams rope_p_;

@@ -1,4 +1,5 @@
-// Elementwise y = f(x) over f32 rows: OP_SILU or OP_GELU (tanh approximation). y may alias x.
+// Elementwise y = f(x) over f32 rows: OP_SILU, OP_GELU (tanh approximation) or OP_GELU_ERF (exact
+// gelu, whisper). y may alias x.
 #version 450
 #extension GL_GOOGLE_include_directive : enable
 layout(local_size_x = 64) in;
@@ -24,6 +25,16 @@ void main() {
     const float v = uintBitsToFloat(xdata[(ROW_ADDR(x, r) >> 2) + i]);
 #if defined(OP_SILU)
     const float o = v / (1.0 + exp(-v));
+#elif defined(OP_GELU_ERF)
+    // 0.5 v (1 + erf(v / sqrt 2)) through erfc(|z|), z = v / sqrt 2, by the Chebyshev-fitted formula
+    // of Press et al. (Numerical Recipes, erfcc: relative error < 1.2e-7 for every z >= 0):
+    // v < 0: 0.5 v erfc(|z|) keeps its relative accuracy where the result is tiny; v >= 0: v (1 - erfc/2).
+    const float z = abs(v) * 0.70710678118654752;
+    const float t = 1.0 / (1.0 + 0.5 * z);
+    const float poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+                       t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+    const float ec = t * exp(poly - z * z);
+    const float o = v < 0.0 ? 0.5 * v * ec : v * (1.0 - 0.5 * ec);
 #else
     // 0.5 v (1 + tanh(k (v + 0.044715 v^3))), tanh written via exp so large |u| saturates cleanly.
     const float u = 0.7978845608028654 * (v + 0.044715 * v * v * v);

@@ -1,0 +1,208 @@
+// The ops whisper added (layer_norm, gelu_erf, im2col) on the Vulkan backend against the scalar
+// reference (ops/ref.h): odd and padded shapes, in place, normal and forced-baseline path, and
+// row splitting under a 64 KiB binding limit. Runs on lavapipe in CI; skips when there is no device.
+#include "op_harness.h"
+
+#ifdef VKAI_HAVE_VULKAN
+#include "vulkan/vulkan_backend.h"
+#endif
+
+#include <map>
+#include <memory>
+
+using namespace vkai;
+using test::Owned;
+using test::Tol;
+
+#ifdef VKAI_HAVE_VULKAN
+namespace {
+
+// One backend per (baseline, binding limit), kept for the run.
+Backend* backend(bool baseline, uint64_t max_binding, std::string& why) {
+    static std::map<std::pair<bool, uint64_t>, std::unique_ptr<Backend>> cache;
+    auto& slot = cache[{baseline, max_binding}];
+    if (slot) return slot.get();
+    vk::VulkanOptions o;
+    o.baseline = baseline;
+    o.max_binding = max_binding;
+    Result<std::unique_ptr<Backend>> r = vk::create_vulkan_backend(o);
+    if (!r.ok()) {
+        why = r.status().message();
+        return nullptr;
+    }
+    slot = std::move(r).value();
+    return slot.get();
+}
+
+#define NEED_BACKEND(var, baseline, limit)                                                  \
+    std::string why_;                                                                       \
+    Backend* var = backend(baseline, limit, why_);                                          \
+    if (!var) GTEST_SKIP() << "no Vulkan device: " << why_
+
+// A device copy of a host tensor (same strides, padding included).
+struct Dev {
+    Backend* be;
+    void* base = nullptr;
+    Tensor t;
+    uint64_t bytes = 0;
+    Dev(Backend* b, const Owned& h) : be(b), t(h.t), bytes(h.bytes.size()) {
+        Result<void*> p = be->alloc(bytes, "test");
+        EXPECT_TRUE(p.ok()) << p.status().message();
+        base = *p;
+        EXPECT_TRUE(be->upload(base, h.bytes.data(), bytes).ok());
+        t.data = base;
+    }
+    ~Dev() { be->free(base); }
+    Owned get(const Owned& h) const { // a copy of h with the device bytes (padding included)
+        Owned o(h);
+        Status st = be->download(o.bytes.data(), base, bytes);
+        EXPECT_TRUE(st.ok()) << st.message();
+        return o;
+    }
+};
+
+constexpr Tol kNormTol{1e-5f, 1e-5f};
+constexpr Tol kGeluTol{1e-6f, 1e-5f}; // erfc by a rational fit: |err| <= 4e-7 measured over [-12, 12]
+
+void check_layer_norm(Backend* be, int64_t n, int64_t rows, int64_t pad) {
+    SCOPED_TRACE(strf("layer_norm n=%lld rows=%lld pad=%lld", (long long)n, (long long)rows, (long long)pad));
+    Owned x(DType::F32, n, rows, 2, 1, pad), y(DType::F32, n, rows, 2, 1, pad + 1), w(DType::F32, n), b(DType::F32, n);
+    x.fill(1, -3.0f, 5.0f); // a mean far from 0: variance by (x - mean)^2, not E[x^2] - mean^2
+    w.fill(2, 0.5f, 1.5f);
+    b.fill(3);
+    Dev dx(be, x), dy(be, y), dw(be, w), db(be, b);
+    struct Case {
+        const char* what;
+        bool w, b;
+    };
+    for (const Case c : {Case{"affine", true, true}, Case{"none", false, false}, Case{"w only", true, false}, Case{"b only", false, true}}) {
+        Owned want(y);
+        ref::layer_norm(x.t, c.w ? &w.t : nullptr, c.b ? &b.t : nullptr, 1e-5f, want.t);
+        be->layer_norm(dx.t, c.w ? &dw.t : nullptr, c.b ? &db.t : nullptr, 1e-5f, dy.t);
+        Owned got = dy.get(y);
+        EXPECT_TRUE(test::close(got.f32(), want.f32(), kNormTol)) << c.what;
+        EXPECT_TRUE(got.padding_intact()) << c.what;
+    }
+    Owned want(x); // in place, as the encoder's ln_post runs
+    ref::layer_norm(x.t, &w.t, &b.t, 1e-5f, want.t);
+    Owned xi = x;
+    Dev dxi(be, xi);
+    be->layer_norm(dxi.t, &dw.t, &db.t, 1e-5f, dxi.t);
+    Owned got = dxi.get(xi);
+    EXPECT_TRUE(test::close(got.f32(), want.f32(), kNormTol)) << "in place";
+    EXPECT_TRUE(got.padding_intact());
+}
+
+void check_im2col(Backend* be, int64_t c, int64_t t, int k, int stride, int pad, int64_t xpad, int64_t opad) {
+    SCOPED_TRACE(strf("im2col c=%lld t=%lld k=%d stride=%d pad=%d", (long long)c, (long long)t, k, stride, pad));
+    const int64_t t_out = (t + 2 * pad - k) / stride + 1;
+    Owned x(DType::F32, c, t, 1, 1, xpad), out(DType::F32, c * k, t_out, 1, 1, opad);
+    x.fill(4);
+    Owned want(out);
+    ref::im2col(x.t, k, stride, pad, want.t);
+    Dev dx(be, x), dout(be, out);
+    be->im2col(dx.t, k, stride, pad, dout.t);
+    Owned got = dout.get(out);
+    EXPECT_TRUE(test::close(got.f32(), want.f32(), Tol{0, 0})); // a copy: exact
+    EXPECT_TRUE(got.padding_intact());
+}
+
+class VulkanWhisperOps : public ::testing::TestWithParam<bool> {};
+
+TEST_P(VulkanWhisperOps, Declared) {
+    NEED_BACKEND(be, GetParam(), 0);
+    EXPECT_TRUE(be->has_whisper_ops());
+    for (Op op : {Op::layer_norm, Op::gelu_erf, Op::im2col}) {
+        EXPECT_TRUE(be->supports(op, DType::F32)) << op_name(op);
+        EXPECT_FALSE(be->supports(op, DType::F16)) << op_name(op);
+    }
+}
+
+TEST_P(VulkanWhisperOps, LayerNorm) {
+    NEED_BACKEND(be, GetParam(), 0);
+    // 5000: rows longer than the shader's register cache (16 x 256 elements).
+    for (const auto& [n, rows, pad] : {std::tuple{1, 1, 0}, {7, 3, 2}, {67, 5, 0}, {384, 40, 3}, {1280 + 3, 17, 1}, {5000, 3, 1}})
+        check_layer_norm(be, n, rows, pad);
+}
+
+TEST_P(VulkanWhisperOps, GeluErf) {
+    NEED_BACKEND(be, GetParam(), 0);
+    for (int64_t n : {1, 9, 67, 1536 * 3}) {
+        SCOPED_TRACE(strf("gelu_erf n=%lld", (long long)n));
+        Owned x(DType::F32, n, 3, 1, 1, 1), y(DType::F32, n, 3, 1, 1, 2);
+        x.fill(5, -12.0f, 12.0f);
+        Owned want(y);
+        ref::gelu_erf(x.t, want.t);
+        Dev dx(be, x), dy(be, y);
+        be->gelu_erf(dx.t, dy.t);
+        Owned got = dy.get(y);
+        EXPECT_TRUE(test::close(got.f32(), want.f32(), kGeluTol));
+        EXPECT_TRUE(got.padding_intact());
+        be->gelu_erf(dx.t, dx.t); // in place
+        EXPECT_TRUE(test::close(dx.get(x).f32(), want.f32(), kGeluTol)) << "in place";
+    }
+    // Exact values near 0 and the tails (where 0.5 x erfc(|x| / sqrt 2) is tiny but not 0).
+    Owned x(DType::F32, 8), want(DType::F32, 8);
+    const float v[8] = {0.0f, 1e-8f, -1e-8f, 0.5f, -0.5f, -5.0f, -9.0f, 30.0f};
+    x.set_row(0, v);
+    ref::gelu_erf(x.t, want.t);
+    Dev dx(be, x);
+    be->gelu_erf(dx.t, dx.t);
+    EXPECT_TRUE(test::close(dx.get(x).f32(), want.f32(), Tol{1e-12f, 2e-6f}));
+}
+
+TEST_P(VulkanWhisperOps, Im2col) {
+    NEED_BACKEND(be, GetParam(), 0);
+    check_im2col(be, 2, 4, 3, 2, 1, 0, 0);     // the hand example of test_whisper_ops
+    check_im2col(be, 5, 11, 3, 1, 1, 1, 2);    // conv1 layout, padded rows
+    check_im2col(be, 5, 11, 3, 2, 1, 0, 1);    // conv2 layout
+    check_im2col(be, 7, 4, 5, 3, 2, 3, 0);     // wider kernel than the input, odd stride
+    check_im2col(be, 3, 9, 2, 1, 0, 0, 0);     // no padding, even kernel
+    check_im2col(be, 80, 300, 3, 1, 1, 0, 0);  // 80 mel bins
+    check_im2col(be, 384, 150, 3, 2, 1, 0, 0); // whisper tiny's width
+}
+
+// conv1d = im2col + mul_mat with f16 weights, as the encoder runs it, against the reference.
+TEST_P(VulkanWhisperOps, Conv1dThroughMulMat) {
+    NEED_BACKEND(be, GetParam(), 0);
+    const int64_t c_in = 80, c_out = 67, t = 301;
+    for (int stride : {1, 2}) {
+        SCOPED_TRACE(strf("stride %d", stride));
+        const int64_t t_out = (t + 2 - 3) / stride + 1;
+        Owned x(DType::F32, c_in, t), w(DType::F16, 3 * c_in, c_out), cols(DType::F32, 3 * c_in, t_out), y(DType::F32, c_out, t_out);
+        x.fill(6);
+        w.fill(7);
+        Owned want(y), want_cols(cols);
+        ref::im2col(x.t, 3, stride, 1, want_cols.t);
+        ref::mul_mat(w.t, want_cols.t, want.t);
+        Dev dx(be, x), dw(be, w), dc(be, cols), dy(be, y);
+        be->im2col(dx.t, 3, stride, 1, dc.t);
+        be->mul_mat(dw.t, dc.t, dy.t);
+        const std::vector<float> g = dy.get(y).f32(), wv = want.f32();
+        EXPECT_LE(test::nmse(g.data(), wv.data(), int64_t(g.size())), 1e-10);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, VulkanWhisperOps, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "baseline" : "normal"; });
+
+// A 64 KiB binding limit splits each op into several dispatches (rows; im2col also binds only the
+// input rows each chunk of output rows reads).
+TEST(VulkanWhisperSplit, SmallBindingLimit) {
+    NEED_BACKEND(be, false, 64 * 1024);
+    check_layer_norm(be, 1000, 50, 1); // 100 rows of 4 KB
+    check_im2col(be, 300, 200, 3, 1, 1, 1, 0); // out rows of 3.6 KB: 200 rows
+    check_im2col(be, 300, 401, 3, 2, 1, 0, 3);
+    check_im2col(be, 5000, 20, 3, 2, 1, 0, 0); // x rows of 20 KB, out rows of 60 KB: one output row per dispatch
+    Owned x(DType::F32, 1000, 100), want(DType::F32, 1000, 100);
+    x.fill(8, -4.0f, 4.0f);
+    ref::gelu_erf(x.t, want.t);
+    Dev dx(be, x);
+    be->gelu_erf(dx.t, dx.t);
+    EXPECT_TRUE(test::close(dx.get(x).f32(), want.f32(), kGeluTol));
+}
+
+} // namespace
+#else
+TEST(VulkanWhisperOps, Skipped) { GTEST_SKIP() << "built without the Vulkan backend (VKAI_VULKAN=OFF)"; }
+#endif
