@@ -26,6 +26,23 @@ const char* type_name(VkPhysicalDeviceType t) {
     }
 }
 
+// Whether VK_NV_cooperative_matrix lists the shape mul_mat_cm.comp uses: A 16x16 f16, B 16x8 f16,
+// C/D 16x8 f32, subgroup scope.
+bool coopmat_nv_has_f16_shape(const Fns& f, VkPhysicalDevice pd) {
+    if (!f.vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) return false;
+    uint32_t n = 0;
+    if (f.vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &n, nullptr) != VK_SUCCESS || n == 0) return false;
+    std::vector<VkCooperativeMatrixPropertiesNV> props(n, VkCooperativeMatrixPropertiesNV{VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+    if (f.vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &n, props.data()) != VK_SUCCESS) return false;
+    for (uint32_t i = 0; i < n; ++i) {
+        const VkCooperativeMatrixPropertiesNV& p = props[i];
+        if (p.MSize == 16 && p.NSize == 8 && p.KSize == 16 && p.AType == VK_COMPONENT_TYPE_FLOAT16_NV && p.BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+            p.CType == VK_COMPONENT_TYPE_FLOAT32_NV && p.DType == VK_COMPONENT_TYPE_FLOAT32_NV && p.scope == VK_SCOPE_SUBGROUP_NV)
+            return true;
+    }
+    return false;
+}
+
 std::set<std::string> device_extensions(const Fns& f, VkPhysicalDevice pd) {
     uint32_t n = 0;
     f.vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr);
@@ -147,13 +164,19 @@ Status Instance::init() {
         VkPhysicalDevice8BitStorageFeatures s8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES};
         VkPhysicalDeviceShaderFloat16Int8Features f16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
         VkPhysicalDeviceShaderIntegerDotProductFeatures idot{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+        VkPhysicalDeviceVulkanMemoryModelFeatures vmm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+        VkPhysicalDeviceCooperativeMatrixFeaturesNV cmnv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
         void** tail = &f2.pNext;
         auto chain = [&](auto& s) { *tail = &s; tail = &s.pNext; };
         chain(s16);
         if (v12 || ext.count("VK_KHR_8bit_storage")) chain(s8);
         if (v12 || ext.count("VK_KHR_shader_float16_int8")) chain(f16);
         if (v13 || ext.count("VK_KHR_shader_integer_dot_product")) chain(idot);
+        if (v12 || ext.count("VK_KHR_vulkan_memory_model")) chain(vmm);
+        if (f.coopmat_nv) chain(cmnv);
         fns_.vkGetPhysicalDeviceFeatures2(pds[i], &f2);
+        f.memory_model = vmm.vulkanMemoryModel;
+        f.coopmat_nv_f16 = f.coopmat_nv && cmnv.cooperativeMatrix && coopmat_nv_has_f16_shape(fns_, pds[i]);
         f.storage16 = s16.storageBuffer16BitAccess;
         f.storage8 = s8.storageBuffer8BitAccess;
         f.fp16_math = f16.shaderFloat16;
@@ -212,8 +235,14 @@ Result<std::unique_ptr<Device>> Device::create(int index, bool baseline) {
     en.subgroup_basic = have.subgroup_basic;
     en.memory_budget = have.memory_budget;
     if (!baseline) en = have;
-    // The shaders use none of the coopmat / int-dot paths yet: report them, enable nothing for them.
-    en.coopmat_khr = en.coopmat_nv = false;
+    // Cooperative matrices: only the NV shape mul_mat_cm.comp is written for, with what its SPIR-V
+    // needs (fp16 arithmetic, the Vulkan memory model, 32-lane subgroups); VKAI_VK_COOPMAT=0 turns
+    // it off. No shader uses the KHR extension or integer dot products yet.
+    const char* cm_env = std::getenv("VKAI_VK_COOPMAT");
+    en.coopmat_nv = en.coopmat_nv_f16 = en.coopmat_nv_f16 && en.fp16_math && en.memory_model && info->subgroup_size == 32 &&
+                                        !(cm_env && std::strcmp(cm_env, "0") == 0);
+    en.memory_model = en.coopmat_nv;
+    en.coopmat_khr = false;
     en.int_dot = false;
 
     const bool v12 = info->api_version >= VK_API_VERSION_1_2;
@@ -223,8 +252,18 @@ Result<std::unique_ptr<Device>> Device::create(int index, bool baseline) {
     VkPhysicalDevice16BitStorageFeatures s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
     VkPhysicalDevice8BitStorageFeatures s8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES};
     VkPhysicalDeviceShaderFloat16Int8Features f16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    VkPhysicalDeviceVulkanMemoryModelFeatures vmm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV cmnv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
     void** tail = &f2.pNext;
     auto chain = [&](auto& s) { *tail = &s; tail = &s.pNext; };
+    if (en.coopmat_nv) {
+        vmm.vulkanMemoryModel = VK_TRUE;
+        chain(vmm);
+        if (!v12) exts.push_back("VK_KHR_vulkan_memory_model");
+        cmnv.cooperativeMatrix = VK_TRUE;
+        chain(cmnv);
+        exts.push_back("VK_NV_cooperative_matrix");
+    }
     if (en.storage16) {
         s16.storageBuffer16BitAccess = VK_TRUE;
         chain(s16);

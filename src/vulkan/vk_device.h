@@ -26,6 +26,8 @@ struct Features {
     bool int_dot = false;          // VK_KHR_shader_integer_dot_product (or 1.3)
     bool coopmat_nv = false;       // VK_NV_cooperative_matrix
     bool coopmat_khr = false;      // VK_KHR_cooperative_matrix
+    bool coopmat_nv_f16 = false;   // the NV extension offers 16x8x16 f16 x f16 -> f32 at subgroup scope
+    bool memory_model = false;     // vulkanMemoryModel (the coopmat shaders are compiled for it)
     bool subgroup_arith = false;   // subgroupAdd & co in compute shaders
     bool subgroup_basic = false;
     bool memory_budget = false;    // VK_EXT_memory_budget

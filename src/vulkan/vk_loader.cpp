@@ -38,6 +38,8 @@ Status load_instance(Fns& f, VkInstance inst) {
     if (!f.name) return fail(Code::unsupported, "Vulkan instance function %s is missing", #name);
     VKAI_VK_INSTANCE_FNS(VKAI_VK_LOAD)
 #undef VKAI_VK_LOAD
+    f.vkGetPhysicalDeviceCooperativeMatrixPropertiesNV = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
+        f.vkGetInstanceProcAddr(inst, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
     return {};
 }
 

@@ -88,6 +88,8 @@ struct Fns {
     VKAI_VK_INSTANCE_FNS(VKAI_VK_DECL)
     VKAI_VK_DEVICE_FNS(VKAI_VK_DECL)
 #undef VKAI_VK_DECL
+    // Optional (null when the loader/driver lacks VK_NV_cooperative_matrix).
+    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV vkGetPhysicalDeviceCooperativeMatrixPropertiesNV = nullptr;
 };
 
 // Opens libvulkan.so.1 once per process and resolves the global functions. unsupported with the

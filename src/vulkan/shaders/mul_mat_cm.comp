@@ -1,0 +1,103 @@
+// y = W x for many columns on tensor cores (VK_NV_cooperative_matrix, fast path only): each
+// 256-thread workgroup computes a 128-row x 128-column tile of y. Per step of 32 k, the weights
+// are dequantized once into shared memory as f16 (rows x k) and x is converted to f16 (columns x k);
+// each of the 8 subgroups (32 lanes) multiplies a 32 x 64 part with 16x16 (A) by 16x8 (B) f16
+// fragments into f32 accumulators. Results go through a small per-subgroup scratch so partial
+// tiles and any y stride are stored with bounds checks.
+// Needs: shaderFloat16, VK_NV_cooperative_matrix with the 16x8x16 f16 -> f32 subgroup shape,
+// subgroup size 32 (the host checks all three before creating these pipelines).
+#version 450
+#extension GL_GOOGLE_include_directive : enable
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_KHR_shader_subgroup_basic : require
+
+#define BM 128u
+#define BN 128u
+#define BK 32u
+#define LDS 40u // f16 elements per row of the shared tiles: BK + 8 spreads rows over the banks
+layout(local_size_x = 256) in;
+
+layout(binding = 0) readonly buffer WB { uint wdata[]; };
+layout(binding = 1) readonly buffer XB { uint xdata[]; };
+layout(binding = 2) buffer YB { float ydata[]; };
+
+#include "lib/common.glsl"
+#include "lib/quant.glsl"
+
+layout(push_constant) uniform PC {
+    uint k, m, n, col0, w_bias, w_nb1;
+    TENSOR_PC(x);
+    TENSOR_PC(y);
+} pc;
+
+shared float16_t As[BM * LDS]; // [row][kk]
+shared float16_t Bs[BN * LDS]; // [col][kk]
+shared float Cs[8u * 128u];    // per subgroup: one 16x8 f32 fragment, column-major
+
+#define FragA fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#define FragB fcoopmatNV<16, gl_ScopeSubgroup, 16, 8>
+#define FragC fcoopmatNV<32, gl_ScopeSubgroup, 16, 8>
+
+void main() {
+    const uint r0 = flat_group() * BM;
+    if (r0 >= pc.m) return;
+    const uint c0 = gl_WorkGroupID.z * BN;
+    const uint tid = gl_LocalInvocationID.x;
+    const uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
+    const uint wm = sg % 4u, wn = sg / 4u; // this subgroup's part: rows wm*32.., columns wn*64..
+
+    FragC acc[2][8];
+    for (uint i = 0u; i < 2u; ++i)
+        for (uint j = 0u; j < 8u; ++j) acc[i][j] = FragC(0.0);
+
+    // Loaders: thread -> (weight row, half of the 32 k) and (x column, half of the 32 k).
+    const uint arow = tid % BM, apart = tid / BM;
+    const uint wr = pc.w_bias + min(r0 + arow, pc.m - 1u) * pc.w_nb1;
+    const uint bcol = tid / 2u, bpart = tid % 2u;
+    const uint xa = ROW_ADDR(x, pc.col0 + c0 + min(bcol, pc.n - c0 - 1u)) >> 2;
+
+    for (uint k0 = 0u; k0 < pc.k; k0 += BK) {
+        barrier();
+        const uint e = k0 + apart * 16u;
+#ifdef PLAIN_TYPE
+        for (uint j = 0u; j < 16u; ++j) As[arow * LDS + apart * 16u + j] = float16_t(e + j < pc.k ? load_plain(wr, e + j) : 0.0);
+#else
+        float v[16];
+        dequant16(wr + (e / BLOCK_ELEMS) * BLOCK_BYTES, (e % BLOCK_ELEMS) / 16u, v);
+        for (uint j = 0u; j < 16u; ++j) As[arow * LDS + apart * 16u + j] = float16_t(v[j]);
+#endif
+        const uint ex = k0 + bpart * 16u;
+        for (uint j = 0u; j < 16u; ++j)
+            Bs[bcol * LDS + bpart * 16u + j] = float16_t(ex + j < pc.k ? uintBitsToFloat(xdata[xa + ex + j]) : 0.0);
+        barrier();
+        for (uint kk = 0u; kk < BK; kk += 16u) {
+            FragA a0, a1;
+            coopMatLoadNV(a0, As, (wm * 32u) * LDS + kk, LDS, false);
+            coopMatLoadNV(a1, As, (wm * 32u + 16u) * LDS + kk, LDS, false);
+            for (uint j = 0u; j < 8u; ++j) {
+                FragB b;
+                coopMatLoadNV(b, Bs, (wn * 64u + j * 8u) * LDS + kk, LDS, true); // (kk, col) at col*LDS + kk
+                acc[0][j] = coopMatMulAddNV(a0, b, acc[0][j]);
+                acc[1][j] = coopMatMulAddNV(a1, b, acc[1][j]);
+            }
+        }
+    }
+
+    // Store: fragment -> scratch (column-major 16x8) -> 4 values per lane with bounds checks.
+    for (uint i = 0u; i < 2u; ++i) {
+        for (uint j = 0u; j < 8u; ++j) {
+            coopMatStoreNV(acc[i][j], Cs, sg * 128u, 16u, true);
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+            for (uint q = 0u; q < 4u; ++q) {
+                const uint idx = lane * 4u + q;
+                const uint r = r0 + wm * 32u + i * 16u + idx % 16u;
+                const uint c = c0 + wn * 64u + j * 8u + idx / 16u;
+                if (r < pc.m && c < pc.n) ydata[(ROW_ADDR(y, pc.col0 + c) >> 2) + r] = Cs[sg * 128u + idx];
+            }
+            subgroupBarrier();
+        }
+    }
+}
