@@ -53,10 +53,8 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Model& model, Backend& be
     for (const Tensor* m : mats)
         if (!be.supports(Op::mul_mat, m->type))
             return fail(Code::unsupported, "backend %s has no mul_mat for %s weights", be.name().c_str(), dtype_name(m->type));
-    if (!be.uses_host_memory())
-        return fail(Code::unsupported, "whisper weights are used from host memory; backend %s needs an upload path (not written yet)", be.name().c_str());
-
     std::unique_ptr<Runtime> r(new Runtime(model, be));
+    if (!be.uses_host_memory()) VKAI_TRY(r->upload_weights());
     r->s_ = h.n_audio_state;
     r->nh_ = h.n_audio_head;
     r->hd_ = r->s_ / r->nh_;
@@ -87,33 +85,81 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Model& model, Backend& be
     return r;
 }
 
+namespace {
+
+// Every tensor of the weights, in one order (the upload walks it).
+template <class F>
+void for_each_tensor(Weights& w, F&& fn) {
+    for (Tensor* t : {&w.conv1_w, &w.conv1_b, &w.conv2_w, &w.conv2_b, &w.enc_pos, &w.enc_ln_w, &w.enc_ln_b, &w.tok_emb, &w.dec_pos, &w.dec_ln_w,
+                      &w.dec_ln_b})
+        fn(*t);
+    for (auto* blocks : {&w.enc, &w.dec})
+        for (Block& b : *blocks) {
+            for (Attn* a : {&b.attn, &b.cross})
+                for (Tensor* t : {&a->ln_w, &a->ln_b, &a->q_w, &a->q_b, &a->k_w, &a->v_w, &a->v_b, &a->o_w, &a->o_b}) fn(*t);
+            for (Tensor* t : {&b.mlp_ln_w, &b.mlp_ln_b, &b.fc1_w, &b.fc1_b, &b.fc2_w, &b.fc2_b}) fn(*t);
+        }
+}
+
+} // namespace
+
+// A device copy of every weight tensor (same shapes and strides), uploaded once.
+Status Runtime::upload_weights() {
+    dev_w_ = std::make_unique<Weights>(model_.w());
+    Status st;
+    for_each_tensor(*dev_w_, [&](Tensor& t) {
+        if (!st.ok() || !t.data) return; // encoder blocks have no cross-attention
+        const uint64_t bytes = t.nb[3] * uint64_t(t.ne[3]);
+        Result<Buf> b = alloc(bytes, "whisper weights");
+        if (!b.ok()) {
+            st = Status(b.status()).with_context(strf("uploading %s of whisper weights to %s", format_bytes(model_.weight_bytes()).c_str(), be_.name().c_str()));
+            return;
+        }
+        st = be_.upload(b->data(), t.data, bytes);
+        t.data = b->data();
+        uploaded_bytes_ += bytes;
+        wbufs_.push_back(std::move(*b));
+    });
+    return st;
+}
+
+void Runtime::linear(const Tensor& w, const Tensor* bias, const Tensor& x, Tensor& y) {
+    if (bias && be_.fuses_mul_mat_add(w.type, x.nrows())) return be_.mul_mat_add(w, x, *bias, y);
+    be_.mul_mat(w, x, y);
+    if (bias) be_.add(y, *bias, y);
+}
+
+void Runtime::linear_residual(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& h, Tensor& resid) {
+    if (be_.fuses_mul_mat_add(w.type, x.nrows())) {
+        be_.add(resid, bias, resid);
+        return be_.mul_mat_add(w, x, resid, resid);
+    }
+    be_.mul_mat(w, x, h);
+    be_.add(h, bias, h);
+    be_.add(resid, h, resid);
+}
+
 // x += out_proj(attention(q_proj(ln(x)), k, v)): h, q, out are scratch of (n_state, n).
 void Runtime::attention_block(const Attn& a, Tensor& x, Tensor& h, Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                               Tensor& out, int64_t n) {
     // h holds ln(x) on entry and is reused for the projection output.
     const float scale = 1.0f / std::sqrt(float(hd_));
-    be_.mul_mat(a.q_w, h, q);
-    be_.add(q, a.q_b, q);
+    linear(a.q_w, &a.q_b, h, q);
     Tensor q3 = make_tensor(DType::F32, q.data, hd_, nh_, n);
     Tensor o3 = make_tensor(DType::F32, out.data, hd_, nh_, n);
     be_.attention(q3, k, v, mask, scale, o3);
-    be_.mul_mat(a.o_w, out, h);
-    be_.add(h, a.o_b, h);
-    be_.add(x, h, x);
+    linear_residual(a.o_w, a.o_b, out, h, x);
 }
 
 void Runtime::mlp(const Block& b, Tensor& x, Tensor& h, Tensor& f) {
     be_.layer_norm(x, &b.mlp_ln_w, &b.mlp_ln_b, 1e-5f, h);
-    be_.mul_mat(b.fc1_w, h, f);
-    be_.add(f, b.fc1_b, f);
+    linear(b.fc1_w, &b.fc1_b, h, f);
     be_.gelu_erf(f, f);
-    be_.mul_mat(b.fc2_w, f, h);
-    be_.add(h, b.fc2_b, h);
-    be_.add(x, h, x);
+    linear_residual(b.fc2_w, b.fc2_b, f, h, x);
 }
 
 Status Runtime::encode(const Mel& mel, int64_t offset) {
-    const Weights& w = model_.w();
+    const Weights& w = W();
     const int64_t M = mel.n_mels, T = kChunkFrames, C = ctx_;
     if (M != model_.hp().n_mels) return fail(Code::invalid_argument, "mel has %lld bins, the model wants %d", (long long)M, model_.hp().n_mels);
     if (offset < 0 || mel.n_frames <= 0) return fail(Code::invalid_argument, "encode: offset %lld outside a mel of %lld frames", (long long)offset, (long long)mel.n_frames);
@@ -143,8 +189,7 @@ Status Runtime::encode(const Mel& mel, int64_t offset) {
     for (const Block& b : w.enc) {
         be_.layer_norm(x, &b.attn.ln_w, &b.attn.ln_b, 1e-5f, h);
         be_.mul_mat(b.attn.k_w, h, k);
-        be_.mul_mat(b.attn.v_w, h, v);
-        be_.add(v, b.attn.v_b, v);
+        linear(b.attn.v_w, &b.attn.v_b, h, v);
         attention_block(b.attn, x, h, q, k3, v3, mask, a, C);
         mlp(b, x, h, f);
     }
@@ -152,8 +197,7 @@ Status Runtime::encode(const Mel& mel, int64_t offset) {
     for (size_t l = 0; l < w.dec.size(); ++l) {
         Tensor ck = t(ck_[l], s_, C), cv = t(cv_[l], s_, C);
         be_.mul_mat(w.dec[l].cross.k_w, x, ck);
-        be_.mul_mat(w.dec[l].cross.v_w, x, cv);
-        be_.add(cv, w.dec[l].cross.v_b, cv);
+        linear(w.dec[l].cross.v_w, &w.dec[l].cross.v_b, x, cv);
     }
     return be_.sync();
 }
@@ -188,7 +232,7 @@ Status Runtime::copy_cache(const KvCache& src, KvCache& dst) {
 }
 
 Status Runtime::decode(KvCache& cache, const int32_t* tokens, int n, bool all_logits, std::vector<float>& logits) {
-    const Weights& w = model_.w();
+    const Weights& w = W();
     const int64_t nv = model_.hp().n_vocab;
     if (n < 1 || cache.n + n > tctx_)
         return fail(Code::invalid_argument, "decoder: %d tokens after %d exceed the text context of %lld", n, cache.n, (long long)tctx_);
@@ -217,8 +261,7 @@ Status Runtime::decode(KvCache& cache, const int32_t* tokens, int n, bool all_lo
         Tensor vnew = make_tensor(DType::F32, vbase + uint64_t(n_past * s_) * 4, s_, n);
         be_.layer_norm(x, &b.attn.ln_w, &b.attn.ln_b, 1e-5f, h);
         be_.mul_mat(b.attn.k_w, h, knew);
-        be_.mul_mat(b.attn.v_w, h, vnew);
-        be_.add(vnew, b.attn.v_b, vnew);
+        linear(b.attn.v_w, &b.attn.v_b, h, vnew);
         Tensor k3 = make_tensor(DType::F32, kbase, hd_, nh_, n_kv), v3 = make_tensor(DType::F32, vbase, hd_, nh_, n_kv);
         attention_block(b.attn, x, h, q, k3, v3, mask, a, n);
 

@@ -48,6 +48,8 @@ public:
 
     const Model& model() const { return model_; }
     Backend& backend() { return be_; }
+    // Bytes of weights copied to the backend at create() (0 when it computes on host memory).
+    uint64_t uploaded_bytes() const { return uploaded_bytes_; }
 
     // Encodes the 3000 mel frames starting at `offset` (frames past the end read as the mel's
     // padding value, i.e. the last frame's value of silence) and prepares the cross-attention K/V.
@@ -67,13 +69,23 @@ public:
 private:
     Runtime(const Model& m, Backend& be) : model_(m), be_(be) {}
     Result<Buf> alloc(uint64_t bytes, const char* what);
+    Status upload_weights();
+    // The weights the ops read: the model's host tensors, or their device copies.
+    const Weights& W() const { return dev_w_ ? *dev_w_ : model_.w(); }
     Tensor t(const Buf& b, int64_t ne0, int64_t ne1 = 1, int64_t ne2 = 1) const;
+    // y = w x + bias (bias may be null); one fused dispatch where the backend has mul_mat_add.
+    void linear(const Tensor& w, const Tensor* bias, const Tensor& x, Tensor& y);
+    // resid += w x + bias, with h as scratch of resid's shape.
+    void linear_residual(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& h, Tensor& resid);
     void attention_block(const Attn& a, Tensor& x, Tensor& h, Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, Tensor& out,
                          int64_t n);
     void mlp(const Block& b, Tensor& x, Tensor& h, Tensor& f);
 
     const Model& model_;
     Backend& be_;
+    std::unique_ptr<Weights> dev_w_; // device copies when !be_.uses_host_memory()
+    std::vector<Buf> wbufs_;
+    uint64_t uploaded_bytes_ = 0;
     int64_t s_ = 0, hd_ = 0, nh_ = 0, ctx_ = 0, tctx_ = 0;
     // encoder
     Buf in_, cols1_, conv1_, cols2_, ex_, eh_, eq_, ek_, ev_, ea_, ef_, zeros_;

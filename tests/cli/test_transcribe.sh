@@ -59,6 +59,33 @@ if "$VKAI" transcribe -m "$tmp/q.bin" "$DATA/whisper/jfk.mp3" -o json --translat
     && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/mp3.json"; then ok
 else bad "transcribe jfk.mp3: $(head -c 400 "$tmp/err")"; fi
 
+# The device: --device cpu is the reference; Vulkan (lavapipe in CI) must write the same transcript
+# (greedy tokens equal), log the device that ran, and fall back to the CPU when the GPU fails.
+# --device auto never picks a software Vulkan device.
+FIXED="--beam-size 1 --no-fallback -t 2 -l en -o verbose_json"
+# shellcheck disable=SC2086
+"$VKAI" transcribe -m "$tmp/m.bin" "$DATA/whisper/jfk.wav" $FIXED --device cpu > "$tmp/cpu.json" 2> "$tmp/err" \
+    && grep -q "device cpu (2 threads" "$tmp/err" && ok || bad "transcribe --device cpu: $(head -c 400 "$tmp/err")"
+if "$VKAI" devices 2>/dev/null | grep -q "^vulkan0"; then
+    # shellcheck disable=SC2086
+    if "$VKAI" transcribe -m "$tmp/m.bin" "$DATA/whisper/jfk.wav" $FIXED --device vulkan0 > "$tmp/vk.json" 2> "$tmp/err" \
+        && cmp -s "$tmp/cpu.json" "$tmp/vk.json" && grep -q "device vulkan0 (requested; .* of weights uploaded)" "$tmp/err"; then ok
+    else bad "transcribe --device vulkan0: $(head -c 600 "$tmp/err")"; fi
+    for fault in alloc:1 lost:1 lost:3; do # at upload, at the first submit, in the middle of the window
+        # shellcheck disable=SC2086
+        if VKAI_FAULT=$fault "$VKAI" transcribe -m "$tmp/m.bin" "$DATA/whisper/jfk.wav" $FIXED --device vulkan0 > "$tmp/fb.json" 2> "$tmp/err" \
+            && cmp -s "$tmp/cpu.json" "$tmp/fb.json" && grep -q "running on the cpu" "$tmp/err" && grep -q "device cpu" "$tmp/err"; then ok
+        else bad "VKAI_FAULT=$fault: no fallback to the cpu: $(head -c 600 "$tmp/err")"; fi
+    done
+    if ! "$VKAI" devices 2>/dev/null | grep -E "^vulkan[0-9]" | grep -vq "(cpu)$"; then # software devices only
+        # shellcheck disable=SC2086
+        "$VKAI" transcribe -m "$tmp/m.bin" "$DATA/whisper/jfk.wav" $FIXED > "$tmp/auto.json" 2> "$tmp/err" \
+            && grep -q "device cpu .*only software devices" "$tmp/err" && cmp -s "$tmp/cpu.json" "$tmp/auto.json" && ok \
+            || bad "--device auto picked a software device: $(head -c 400 "$tmp/err")"
+    fi
+fi
+expect_clean_fail "bad device" "$VKAI" transcribe -m "$tmp/m.bin" --device gpu7 "$DATA/whisper/jfk.wav"
+
 # Bad input: one clear line each, no crash.
 printf 'not audio at all' > "$tmp/bad.wav"
 : > "$tmp/empty.bin"

@@ -1,7 +1,12 @@
 // Whisper against HF transformers (scripts/make_whisper_goldens.py, run on the GPU machine): tiny
 // random-weight models of each shape family, the mel of jfk.wav from WhisperFeatureExtractor, the
 // encoder output, decoder logits for a forced prefix and greedy tokens (argmax, no suppression).
+// Encoder and decoder run on the CPU and on Vulkan (normal and forced-baseline path; lavapipe in CI,
+// skipped without a device), with the same tolerances.
 #include "cpu/cpu_backend.h"
+#ifdef VKAI_HAVE_VULKAN
+#include "vulkan/vulkan_backend.h"
+#endif
 #include "support/test_data.h"
 #include "support/wav16.h"
 #include "whisper/mel.h"
@@ -13,6 +18,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <memory>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 namespace vkai::whisper {
@@ -28,10 +35,28 @@ std::vector<float> read_f32(const std::string& path) {
     return v;
 }
 
-class WhisperGolden : public ::testing::TestWithParam<const char*> {};
+// The backend the encoder and decoder run on: "cpu", "vulkan" or "vulkan-baseline".
+std::unique_ptr<Backend> make_backend(const std::string& dev, std::string& why) {
+    if (dev == "cpu") return std::make_unique<cpu::CpuBackend>(1);
+#ifdef VKAI_HAVE_VULKAN
+    vk::VulkanOptions o;
+    o.baseline = dev == "vulkan-baseline";
+    auto be = vk::create_vulkan_backend(o);
+    if (be.ok()) return std::move(be).value();
+    why = be.status().message();
+#else
+    why = "built without Vulkan";
+#endif
+    return nullptr;
+}
+
+class WhisperGolden : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
 TEST_P(WhisperGolden, MelEncoderLogitsGreedy) {
-    const std::string fam = GetParam();
+    const std::string fam = std::get<0>(GetParam()), dev = std::get<1>(GetParam());
+    std::string why;
+    std::unique_ptr<Backend> backend = make_backend(dev, why);
+    if (!backend) GTEST_SKIP() << "no Vulkan device: " << why;
     std::ifstream jf(kDir + "whisper-" + fam + ".json");
     ASSERT_TRUE(jf.good()) << "missing golden " << fam;
     const auto g = nlohmann::json::parse(jf);
@@ -59,7 +84,7 @@ TEST_P(WhisperGolden, MelEncoderLogitsGreedy) {
     EXPECT_NEAR(mel->at(0, 2999), g["mel_pad_value"].get<double>(), 2e-4);
 
     // Encoder output.
-    auto rt = Runtime::create(m, be);
+    auto rt = Runtime::create(m, *backend);
     ASSERT_TRUE(rt.ok()) << rt.status().message();
     ASSERT_TRUE((*rt)->encode(*mel, 0).ok());
     auto enc = (*rt)->encoder_output();
@@ -67,7 +92,7 @@ TEST_P(WhisperGolden, MelEncoderLogitsGreedy) {
     const auto ref_enc = read_f32(kDir + "whisper-" + fam + ".enc.f32");
     ASSERT_EQ(enc->size(), ref_enc.size());
     const double enc_nmse = test::nmse(enc->data(), ref_enc.data(), int64_t(ref_enc.size()));
-    std::printf("%s: encoder NMSE %.3g\n", fam.c_str(), enc_nmse);
+    std::printf("%s on %s: encoder NMSE %.3g\n", fam.c_str(), dev.c_str(), enc_nmse);
     EXPECT_LT(enc_nmse, 1e-6);
 
     // Logits of every forced-prefix position, at vocab ids i % stride == 0, and the full-vocab argmax.
@@ -89,7 +114,7 @@ TEST_P(WhisperGolden, MelEncoderLogitsGreedy) {
         EXPECT_EQ(int(std::max_element(lp, lp + nv) - lp), g["argmax"][p].get<int>()) << "position " << p;
     }
     const double logit_nmse = test::nmse(got.data(), want.data(), int64_t(got.size()));
-    std::printf("%s: logits NMSE %.3g\n", fam.c_str(), logit_nmse);
+    std::printf("%s on %s: logits NMSE %.3g\n", fam.c_str(), dev.c_str(), logit_nmse);
     EXPECT_LT(logit_nmse, 1e-6);
 
     // Greedy: argmax over the full vocabulary, one token at a time through the KV cache.
@@ -108,7 +133,14 @@ TEST_P(WhisperGolden, MelEncoderLogitsGreedy) {
     EXPECT_EQ(toks, greedy);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, WhisperGolden, ::testing::Values("tiny-multi", "tiny-en", "tiny-v3"));
+INSTANTIATE_TEST_SUITE_P(Families, WhisperGolden,
+                         ::testing::Combine(::testing::Values("tiny-multi", "tiny-en", "tiny-v3"), ::testing::Values("cpu", "vulkan", "vulkan-baseline")),
+                         [](const auto& i) {
+                             std::string n = std::string(std::get<0>(i.param)) + "_" + std::get<1>(i.param);
+                             for (char& c : n)
+                                 if (c == '-') c = '_';
+                             return n;
+                         });
 
 } // namespace
 } // namespace vkai::whisper

@@ -1,10 +1,16 @@
 // vkai transcribe: speech to text with a whisper model (whisper.cpp ggml .bin), any audio or video
-// file FFmpeg's libraries read (decoded in-process by src/media), on the CPU backend.
+// file FFmpeg's libraries read (decoded in-process by src/media). Encoder and decoder run on the
+// device --device picks as for the LLM commands (auto: a Vulkan GPU if there is one, never a software
+// one; else the CPU); a GPU that fails to load or run the model falls back to the CPU.
 #include "args.h"
 #include "commands.h"
+#include "model_options.h"
 
+#include "base/log.h"
 #include "base/text.h"
+#include "base/thread_pool.h"
 #include "base/timer.h"
+#include "cpu/cpu.h"
 #include "cpu/cpu_backend.h"
 #ifdef VKAI_HAVE_MEDIA
 #include "media/audio.h"
@@ -49,6 +55,8 @@ int cmd_transcribe(int argc, char** argv) {
                   {"output-dir", "", "DIR", "write FILE's name + .FMT there instead of printing to stdout"},
                   {"translate", "", "", "translate to English instead of transcribing"},
                   {"threads", "t", "N", "CPU threads (default: all cores)"},
+                  {"device", "", "D", "auto (default: a Vulkan GPU if there is one, else the CPU), cpu, or vulkanN (see vkai devices)"},
+                  {"vram", "", "BYTES", "use at most this much GPU memory, e.g. 4G (default: what the device reports free)"},
                   {"beam-size", "", "N", "beams at temperature 0 (default 5, as the reference CLI; 1 = greedy)"},
                   {"best-of", "", "N", "samples per fallback temperature (default 5)"},
                   {"no-fallback", "", "", "decode at temperature 0 only (no retries on repetitive or unlikely text)"},
@@ -108,19 +116,46 @@ int cmd_transcribe(int argc, char** argv) {
     auto model = whisper::Model::load(args.get("model"));
     if (!model.ok()) return report("transcribe", model.status());
     const auto& m = **model;
-    cpu::CpuBackend be(static_cast<int>(*threads));
-    auto rt = whisper::Runtime::create(m, be);
-    if (!rt.ok()) return report("transcribe", rt.status());
+    std::string why;
+    auto be = open_device(args, why);
+    if (!be.ok()) return report("transcribe", be.status());
+    std::unique_ptr<Backend> backend = std::move(*be);
+    auto rt = whisper::Runtime::create(m, *backend);
+    // A GPU that cannot hold or run the model: the CPU instead (the process never dies on a device).
+    auto fall_back = [&](const Status& cause) -> Status {
+        if (backend->name() == "cpu") return cause;
+        VKAI_LOG_WARN("transcribe: %s failed (%s); running on the cpu", backend->name().c_str(), cause.message().c_str());
+        why = backend->name() + " failed";
+        rt = fail(Code::internal, "released");
+        backend = std::make_unique<cpu::CpuBackend>(static_cast<int>(*threads));
+        rt = whisper::Runtime::create(m, *backend);
+        return rt.ok() ? Status() : rt.status();
+    };
+    if (!rt.ok()) {
+        Status fb = fall_back(rt.status());
+        if (!fb.ok()) return report("transcribe", fb);
+    }
     const double load_s = now_s() - t0;
+    // The mel spectrogram runs on the CPU: on the CPU backend's threads, or on a pool of its own.
+    std::unique_ptr<ThreadPool> own_pool;
+    auto mel_pool = [&]() -> ThreadPool& {
+        if (backend->name() == "cpu") return static_cast<cpu::CpuBackend&>(*backend).pool();
+        if (!own_pool) own_pool = std::make_unique<ThreadPool>(static_cast<int>(*threads));
+        return *own_pool;
+    };
+    auto device_line = [&] {
+        if (backend->name() == "cpu")
+            return strf("cpu (%d threads, %s kernels; %s)", static_cast<cpu::CpuBackend&>(*backend).pool().size(), cpu::simd_name(), why.c_str());
+        return strf("%s (%s; %s of weights uploaded)", backend->name().c_str(), why.c_str(), format_bytes((*rt)->uploaded_bytes()).c_str());
+    };
     // Printed with the first result, so that a run that fails says one line only.
     bool model_line = false;
     auto print_model_line = [&] {
         if (model_line) return;
         model_line = true;
-        std::fprintf(stderr, "transcribe: %s: whisper %s, %s, %s of weights, %d mel bins, %s, vocab %d; loaded in %.2f s on %s (%d threads)\n",
+        std::fprintf(stderr, "transcribe: %s: whisper %s, %s, %s of weights, %d mel bins, %s, vocab %d; loaded in %.2f s; device %s\n",
                      args.get("model").c_str(), m.size_name().c_str(), dtype_name(m.matrix_type()), format_bytes(m.weight_bytes()).c_str(),
-                     m.hp().n_mels, m.vocab().multilingual() ? "multilingual" : "English-only", m.hp().n_vocab, load_s, be.name().c_str(),
-                     be.pool().size());
+                     m.hp().n_mels, m.vocab().multilingual() ? "multilingual" : "English-only", m.hp().n_vocab, load_s, device_line().c_str());
     };
 
     int failures = 0;
@@ -138,7 +173,7 @@ int cmd_transcribe(int argc, char** argv) {
         }
         const double audio_s = now_s() - f0;
         const double m0 = now_s();
-        auto mel = whisper::log_mel(*audio, m.filters(), m.hp().n_mels, be.pool());
+        auto mel = whisper::log_mel(*audio, m.filters(), m.hp().n_mels, mel_pool());
         if (!mel.ok()) {
             report("transcribe", Status(mel.status()).with_context(path));
             ++failures;
@@ -149,6 +184,8 @@ int cmd_transcribe(int argc, char** argv) {
             if (tty) std::fprintf(stderr, "\rtranscribe: %s: %3d%%", path.c_str(), int(frac * 100.0 + 0.5));
         };
         auto tr = whisper::transcribe(**rt, *mel, int64_t(audio->size()), opt);
+        if (!tr.ok() && (tr.status().code() == Code::device_lost || tr.status().code() == Code::out_of_memory) && fall_back(tr.status()).ok())
+            tr = whisper::transcribe(**rt, *mel, int64_t(audio->size()), opt); // the same file again, on the cpu
         if (tty) std::fprintf(stderr, "\n");
         if (!tr.ok()) {
             report("transcribe", Status(tr.status()).with_context(path));
