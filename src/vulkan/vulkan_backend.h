@@ -36,6 +36,11 @@ struct DeviceSummary {
 // Every Vulkan device, or the reason there are none (unsupported / not_found).
 Result<std::vector<DeviceSummary>> list_devices();
 
+// Whether mul_mat with `ncols` columns rounds W and x to f16 on this backend (the cooperative-matrix
+// path, products accumulated in f32): callers comparing against f32 widen their tolerance to it.
+// False for any other backend.
+bool mul_mat_rounds_to_f16(const Backend& b, int64_t ncols);
+
 class VulkanBackendImpl; // vulkan_backend_impl.h
 
 } // namespace vkai::vk

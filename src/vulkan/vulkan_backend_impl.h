@@ -51,6 +51,7 @@ public:
     bool has_whisper_ops() const override { return true; }
 
     const Device& device() const { return *dev_; }
+    bool mul_mat_rounds_to_f16(int64_t ncols) const; // vk_ops.cpp
     uint64_t max_binding() const { return max_binding_; }
     bool use_subgroup_ops() const { return dev_->enabled().subgroup_arith; }
 

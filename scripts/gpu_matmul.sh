@@ -1,0 +1,54 @@
+#!/bin/bash
+# Runs on the GPU machine: the many-column matmul paths (cooperative-matrix fast path, SIMT tiles,
+# baseline) checked and timed. First the Vulkan op tests and the HF-golden forward tests on the
+# real GPU (lavapipe cannot run cooperative matrices), then prompt processing (pp512) and
+# generation (tg128) of synth models with VKAI_VK_COOPMAT=1/0 and VKAI_VK_BASELINE=1.
+#   make the carry: bash scripts/gpu_matmul.sh --pack     (here; fills .gpu-mm/)
+#   carry: .gl .gpu-mm      run: bash scripts/gpu_matmul.sh [m7 q4b l8]
+set -u
+cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--pack" ]; then
+    BUILD=${BUILD:-build/gpu-mm}
+    cmake -S . -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DVKAI_MEDIA=OFF > /dev/null
+    cmake --build $BUILD --target vkai test_vulkan_ops test_llm_golden_vulkan || exit 1
+    mkdir -p .gpu-mm/lib
+    cp $BUILD/bin/{vkai,test_vulkan_ops,test_llm_golden_vulkan} .gpu-mm/
+    for l in libcpp-httplib.so.0.11 libbrotlidec.so.1 libbrotlienc.so.1 libbrotlicommon.so.1; do cp -L "/lib/x86_64-linux-gnu/$l" .gpu-mm/lib/; done
+    cp -n "${VKAI_DATA:-../shared/data}/vocab/ggml-vocab-llama-spm.gguf" .gpu-mm/
+    du -sh .gpu-mm; exit 0
+fi
+for f in .gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
+export LD_LIBRARY_PATH=$PWD/.gpu-mm/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+B=.gpu-mm/vkai
+OUT=${OUT:-/tmp}
+$B devices 2>/dev/null | grep -q '^vulkan0' || export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+$B devices | head -12
+echo "== op tests (H100)"
+timeout 240 .gpu-mm/test_vulkan_ops --gtest_brief=1 2>&1 | tail -15
+echo "== golden forward tests (H100)"
+timeout 120 .gpu-mm/test_llm_golden_vulkan --gtest_brief=1 2>&1 | tail -15
+models=("${@:-m7 q4b l8}")
+# shellcheck disable=SC2068
+for m in ${models[@]}; do
+    case $m in
+        m7) args="--preset mistral-7b --type Q4_K_M" ;;
+        q4b) args="--preset qwen3-4b --type Q4_K_M" ;;
+        l8) args="--preset llama3-8b --type Q8_0" ;;
+        *) echo "unknown model $m"; continue ;;
+    esac
+    # shellcheck disable=SC2086
+    [ -f /tmp/$m.gguf ] || $B synth $args --vocab .gpu-mm/ggml-vocab-llama-spm.gguf -o /tmp/$m.gguf 2>&1 | tail -1
+    for mode in cm simt baseline; do
+        case $mode in
+            cm) env="VKAI_VK_COOPMAT=1" ;;
+            simt) env="VKAI_VK_COOPMAT=0" ;;
+            baseline) env="VKAI_VK_BASELINE=1" ;;
+        esac
+        env $env timeout 150 $B bench -m /tmp/$m.gguf -p 512 -n 128 -r 1 --device vulkan0 --json > /tmp/b.json 2> /tmp/b.err
+        rc=$?
+        echo "$m $mode rc=$rc $(tr -d '\n' < /tmp/b.json)"
+        [ $rc -eq 0 ] || tail -3 /tmp/b.err
+        echo "{\"model\":\"$m\",\"mode\":\"$mode\",\"r\":$(cat /tmp/b.json)}" >> "$OUT/matmul.jsonl"
+    done
+done
