@@ -178,6 +178,10 @@ void Context::ffn_dense(Exec& e, const LayerWeights& L, Tensor& h, Tensor& x, in
     Tensor g = e.t(GATE, hp.n_ff, n), u = e.t(UP, hp.n_ff, n);
     be.mul_mat(L.ffn_gate, h, g);
     be.mul_mat(L.ffn_up, h, u);
+    if (be.fuses_swiglu_mul_mat_add(L.ffn_down.type, n)) { // decode on a GPU: one step instead of two
+        be.swiglu_mul_mat_add(L.ffn_down, g, u, x, x);
+        return;
+    }
     be.swiglu(g, u, g);
     if (be.fuses_mul_mat_add(L.ffn_down.type, n)) {
         be.mul_mat_add(L.ffn_down, g, x, x);

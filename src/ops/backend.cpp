@@ -13,6 +13,11 @@ void Backend::gelu_erf(const Tensor&, Tensor&) { VKAI_ASSERT(false, "gelu_erf is
 void Backend::mul_mat_add(const Tensor& w, const Tensor&, const Tensor&, Tensor&) {
     VKAI_ASSERT(false, "mul_mat_add of %s weights is not implemented by backend %s (check fuses_mul_mat_add first)", dtype_name(w.type), name().c_str());
 }
+
+void Backend::swiglu_mul_mat_add(const Tensor& w, const Tensor&, const Tensor&, const Tensor&, Tensor&) {
+    VKAI_ASSERT(false, "swiglu_mul_mat_add of %s weights is not implemented by backend %s (check fuses_swiglu_mul_mat_add first)",
+                dtype_name(w.type), name().c_str());
+}
 void Backend::im2col(const Tensor&, int, int, int, Tensor&) { VKAI_ASSERT(false, "im2col is not implemented by backend %s", name().c_str()); }
 
 } // namespace vkai

@@ -80,6 +80,14 @@ public:
         return false;
     }
     virtual void mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y);
+    // y = w (silu(g) * u) + add: SwiGLU, the down projection and its residual add in one step
+    // (add may alias y; g, u, add and y are single f32 rows). Only where
+    // fuses_swiglu_mul_mat_add() says so; the caller composes swiglu and mul_mat_add otherwise.
+    virtual bool fuses_swiglu_mul_mat_add(DType w, int64_t ncols) const {
+        (void)w, (void)ncols;
+        return false;
+    }
+    virtual void swiglu_mul_mat_add(const Tensor& w, const Tensor& g, const Tensor& u, const Tensor& add, Tensor& y);
 };
 
 } // namespace vkai

@@ -51,6 +51,10 @@ struct MulMatAddPC {
     MulMatPC mm;
     uint32_t a_bias;
 };
+struct MulMatGluPC {
+    MulMatAddPC a;
+    uint32_t u_shift;
+};
 struct GetRowsPC {
     uint32_t ne0, n, ids_off, out_row0;
     TensorPC t, o;
@@ -97,6 +101,7 @@ Status VulkanBackendImpl::prepare_pipelines() {
         specs.push_back({std::string("mul_mat_vec_") + t + sg, 3, sizeof(MulMatPC)});
         specs.push_back({std::string("mul_mat_vec_") + t + "_n1" + sg, 3, sizeof(MulMatPC)});
         specs.push_back({std::string("mul_mat_vec_") + t + "_n1_add" + sg, 4, sizeof(MulMatAddPC)});
+        specs.push_back({std::string("mul_mat_vec_") + t + "_n1_glu_add" + sg, 5, sizeof(MulMatGluPC)});
         if (has_tiled_) specs.push_back({std::string("mul_mat_tiled_") + t, 3, sizeof(MulMatPC)});
         if (has_tiled_) specs.push_back({std::string("mul_mat_tiled_l_") + t, 3, sizeof(MulMatPC)});
         if (has_cm_) specs.push_back({std::string("mul_mat_cm_") + t, 3, sizeof(MulMatPC)});
@@ -207,6 +212,7 @@ void VulkanBackendImpl::mul_mat(const Tensor& w, const Tensor& x, Tensor& y) {
                                      : "mul_mat_vec_" + lower(dtype_name(w.type)) + (ncols == 1 ? "_n1" : "") + (use_subgroup_ops() ? "_sg" : "");
     const Pipeline* p = pipeline(name, 3, sizeof(MulMatPC));
     if (!p) return;
+    rec_->add_flops(mul_mat_flops(w, x)); // the submit budget's estimate (vk_commands.h)
     const int64_t tile = cm || large ? 128 : 64; // mul_mat_cm.comp BM = BN, mul_mat_tiled.comp TM = TN
     const int64_t rows_per_group = tiled ? tile : ncols == 1 ? kVecRows1 : kVecRows, cols_per_group = tiled ? tile : kVecCols;
     const uint64_t wrb = w.nb[1];
@@ -251,34 +257,48 @@ bool mul_mat_rounds_to_f16(const Backend& b, int64_t ncols) {
 
 bool VulkanBackendImpl::fuses_mul_mat_add(DType w, int64_t ncols) const { return ncols == 1 && supports(Op::mul_mat, w); }
 
-// The single-column matrix-vector kernel with the add fused (mul_mat_vec.comp, ADD): weights split
-// by rows into binding windows as in mul_mat; add and y bound per row range, x whole.
-void VulkanBackendImpl::mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) {
+// The single-column matrix-vector kernel with the add fused (mul_mat_vec.comp, ADD; with GLU the
+// x operand is silu(x) * u, formed as it is loaded): weights split by rows into binding windows as
+// in mul_mat; add and y bound per row range, x (and u) whole.
+void VulkanBackendImpl::mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) { mul_mat_add_impl(w, x, nullptr, add, y); }
+
+void VulkanBackendImpl::swiglu_mul_mat_add(const Tensor& w, const Tensor& g, const Tensor& u, const Tensor& add, Tensor& y) {
+    VKAI_ASSERT(u.type == DType::F32 && u.ne[0] == g.ne[0] && u.nrows() == 1, "swiglu_mul_mat_add: u must be one f32 row like g");
+    mul_mat_add_impl(w, g, &u, add, y);
+}
+
+void VulkanBackendImpl::mul_mat_add_impl(const Tensor& w, const Tensor& x, const Tensor* u, const Tensor& add, Tensor& y) {
     const int64_t k = w.ne[0], m = w.ne[1];
     VKAI_ASSERT(fuses_mul_mat_add(w.type, x.nrows()) && w.ne[2] == 1 && w.ne[3] == 1, "mul_mat_add: %s weights with %lld columns", dtype_name(w.type), (long long)x.nrows());
     VKAI_ASSERT(x.type == DType::F32 && y.type == DType::F32 && x.ne[0] == k && y.ne[0] == m && y.nrows() == 1, "mul_mat_add: shapes");
     VKAI_ASSERT(add.type == DType::F32 && add.ne[0] == m && add.nrows() == 1, "mul_mat_add: add must be f32 like y");
     if (!err_.ok() || m == 0) return;
-    const Pipeline* p = pipeline("mul_mat_vec_" + lower(dtype_name(w.type)) + "_n1_add" + (use_subgroup_ops() ? "_sg" : ""), 4, sizeof(MulMatAddPC));
+    const uint32_t nb = u ? 5 : 4;
+    const Pipeline* p = pipeline("mul_mat_vec_" + lower(dtype_name(w.type)) + (u ? "_n1_glu_add" : "_n1_add") + (use_subgroup_ops() ? "_sg" : ""), nb,
+                                 u ? sizeof(MulMatGluPC) : sizeof(MulMatAddPC));
     if (!p) return;
     const uint64_t wrb = w.nb[1];
     const int64_t rows_chunk = std::max<int64_t>(1, int64_t((max_binding_ - 2 * align_) / wrb));
     for (int64_t r0 = 0; r0 < m; r0 += rows_chunk) {
         const int64_t r1 = std::min(m, r0 + rows_chunk);
-        Binding b[4];
-        MulMatAddPC pc{};
-        bool ok = bind(w, uint64_t(r0) * wrb, uint64_t(r1) * wrb, b[0], &pc.mm.w_bias, uint64_t(r0) * wrb);
-        ok = ok && bind(x, 0, uint64_t(k) * 4, b[1], &pc.mm.x.bias);
-        ok = ok && bind(add, uint64_t(r0) * 4, uint64_t(r1) * 4, b[2], &pc.a_bias, uint64_t(r0) * 4);
-        ok = ok && bind(y, uint64_t(r0) * 4, uint64_t(r1) * 4, b[3], &pc.mm.y.bias, uint64_t(r0) * 4);
+        Binding b[5];
+        MulMatGluPC pc{};
+        uint32_t u_bias = 0;
+        bool ok = bind(w, uint64_t(r0) * wrb, uint64_t(r1) * wrb, b[0], &pc.a.mm.w_bias, uint64_t(r0) * wrb);
+        ok = ok && bind(x, 0, uint64_t(k) * 4, b[1], &pc.a.mm.x.bias);
+        const int o = u ? 1 : 0; // add and y move one binding up after u
+        if (u) ok = ok && bind(*u, 0, uint64_t(k) * 4, b[2], &u_bias);
+        ok = ok && bind(add, uint64_t(r0) * 4, uint64_t(r1) * 4, b[2 + o], &pc.a.a_bias, uint64_t(r0) * 4);
+        ok = ok && bind(y, uint64_t(r0) * 4, uint64_t(r1) * 4, b[3 + o], &pc.a.mm.y.bias, uint64_t(r0) * 4);
         if (!ok) return set_error(fail(Code::unsupported, "mul_mat_add: an operand does not fit one storage-buffer binding"));
-        const uint32_t xb = pc.mm.x.bias, yb = pc.mm.y.bias;
-        pc.mm.x = tpc(x, xb);
-        pc.mm.y = tpc(y, yb);
-        pc.mm.k = uint32_t(k);
-        pc.mm.m = uint32_t(r1 - r0);
-        pc.mm.n = 1;
-        pc.mm.w_nb1 = uint32_t(wrb);
+        const uint32_t xb = pc.a.mm.x.bias, yb = pc.a.mm.y.bias;
+        pc.a.mm.x = tpc(x, xb);
+        pc.a.mm.y = tpc(y, yb);
+        pc.a.mm.k = uint32_t(k);
+        pc.a.mm.m = uint32_t(r1 - r0);
+        pc.a.mm.n = 1;
+        pc.a.mm.w_nb1 = uint32_t(wrb);
+        pc.u_shift = uint32_t(int32_t(u_bias / 4) - int32_t(xb / 4)); // biases are < the binding alignment
         dispatch(p, b, &pc, uint64_t((r1 - r0 + kVecRows1 - 1) / kVecRows1), 1, "mul_mat");
     }
 }

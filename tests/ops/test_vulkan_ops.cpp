@@ -135,6 +135,40 @@ TEST_P(VulkanOps, MulMatAdd) {
     }
 }
 
+// SwiGLU, the down projection and the residual add in one dispatch: y = W (silu(g) * u) + add,
+// against ref silu, mul, mul_mat, add; u aligned like g (16-byte loads) and one float off (word
+// loads), add separate and aliasing y.
+TEST_P(VulkanOps, SwigluMulMatAdd) {
+    NEED_BACKEND(be, GetParam());
+    for (DType t : kTypes) {
+        ASSERT_TRUE(be->fuses_swiglu_mul_mat_add(t, 1)) << dtype_name(t);
+        const int64_t blk = dtype_info(t).block;
+        for (int64_t k : {blk == 1 ? int64_t(37) : blk * 3, blk == 1 ? int64_t(1001) : blk * 19}) {
+            for (int shift : {0, 1}) {
+                const bool alias = shift == 1;
+                SCOPED_TRACE(strf("%s k=%lld u_shift=%d alias=%d", dtype_name(t), (long long)k, shift, alias));
+                Owned w(t, k, 13), g(DType::F32, k), ub(DType::F32, k + 1), a(DType::F32, 13), y(DType::F32, 13);
+                fill_weights(w, 41);
+                g.fill(42, -4.0f, 4.0f);
+                ub.fill(43, -2.0f, 2.0f);
+                a.fill(44);
+                Owned u(DType::F32, k), want(y), h(g);
+                std::memcpy(u.frow(0), ub.frow(0) + shift, size_t(k) * 4);
+                ref::silu(g.t, h.t);
+                ref::mul(h.t, u.t, h.t);
+                ref::mul_mat(w.t, h.t, want.t);
+                ref::add(want.t, a.t, want.t);
+                Dev dw(be, w), dg(be, g), dub(be, ub), da(be, a), dy(be, y);
+                Tensor du = make_tensor(DType::F32, static_cast<uint8_t*>(dub.t.data) + 4 * shift, k);
+                be->swiglu_mul_mat_add(dw.t, dg.t, du, da.t, alias ? da.t : dy.t);
+                ASSERT_TRUE(be->sync().ok());
+                const std::vector<float> got = (alias ? da.get(a) : dy.get(y)).f32(), wv = want.f32();
+                EXPECT_LE(test::nmse(got.data(), wv.data(), int64_t(got.size())), 1e-10);
+            }
+        }
+    }
+}
+
 TEST_P(VulkanOps, Swiglu) {
     NEED_BACKEND(be, GetParam());
     Owned a(DType::F32, 300, 3), b(DType::F32, 300, 3), y(DType::F32, 300, 3);

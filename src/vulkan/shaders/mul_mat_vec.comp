@@ -33,7 +33,18 @@ layout(binding = 0) readonly buffer WB { uint wdata[]; };
 layout(binding = 0) readonly buffer WB4 { uvec4 wdata4[]; }; // the same binding, for 16-byte loads
 layout(binding = 1) readonly buffer XB { uint xdata[]; };
 layout(binding = 1) readonly buffer XB4 { vec4 xdata4[]; }; // the same binding, for 16-byte loads
-#ifdef ADD
+#ifdef GLU
+// Single-column variant of the down projection after SwiGLU, with the residual add:
+// y = W (silu(g) * u) + add. Binding 1 holds g, binding 2 u; silu(g) * u is formed as x is loaded
+// (once per unit, reused for every row), so the swiglu dispatch and its dependent step disappear.
+#if !defined(NCOLS_1) || !defined(ADD)
+#error GLU is a single-column ADD variant
+#endif
+layout(binding = 2) readonly buffer UB { uint udata[]; };
+layout(binding = 2) readonly buffer UB4 { vec4 udata4[]; };
+layout(binding = 3) readonly buffer AB { uint adata[]; };
+layout(binding = 4) buffer YB { uint ydata[]; };
+#elif defined(ADD)
 // Single-column variant with the residual add fused: y = W x + add (add may alias y: each output
 // is read and written by the same invocation).
 #if !defined(NCOLS_1)
@@ -65,13 +76,6 @@ uvec4 rd_u32x4(uint a, bool al) {
 // One weight word at a byte address that is 4-byte aligned when al is true.
 uint rd_w(uint a, bool al) { return al ? wdata[a >> 2] : rd_u32(a); }
 
-// 4 consecutive x values from word index xi: one 16-byte load when every column starts 16-byte
-// aligned in the binding (al is uniform over the workgroup), 4 word loads otherwise.
-vec4 ld_x4(uint xi, bool al) {
-    if (al) return xdata4[xi >> 2];
-    return vec4(uintBitsToFloat(xdata[xi]), uintBitsToFloat(xdata[xi + 1u]), uintBitsToFloat(xdata[xi + 2u]), uintBitsToFloat(xdata[xi + 3u]));
-}
-
 layout(push_constant) uniform PC {
     uint k;      // elements per weight row
     uint m;      // weight rows in this dispatch
@@ -82,9 +86,39 @@ layout(push_constant) uniform PC {
     TENSOR_PC(x);
     TENSOR_PC(y); // y_bias includes this dispatch's first row
 #ifdef ADD
-    uint a_bias; // byte address of add's element for this dispatch's first row in binding 2
+    uint a_bias; // byte address of add's element for this dispatch's first row in the add binding
+#endif
+#ifdef GLU
+    uint u_shift; // word index of u[i] minus that of g[i] (modulo 2^32)
 #endif
 } pc;
+
+// x values: ld_x4 gives 4 consecutive ones from word index xi (one 16-byte load when every column
+// starts 16-byte aligned in the binding, al uniform over the workgroup; 4 word loads otherwise),
+// ld_x1 one. GLU: silu(g) * u, u at the same index shifted by pc.u_shift words.
+#ifdef GLU
+vec4 glu(vec4 g, vec4 u) { return g / (1.0 + exp(-g)) * u; }
+#endif
+vec4 ld_x4(uint xi, bool al) {
+#ifdef GLU
+    const uint ui = xi + pc.u_shift;
+    if (al) return glu(xdata4[xi >> 2], udata4[ui >> 2]);
+    return glu(vec4(uintBitsToFloat(xdata[xi]), uintBitsToFloat(xdata[xi + 1u]), uintBitsToFloat(xdata[xi + 2u]), uintBitsToFloat(xdata[xi + 3u])),
+               vec4(uintBitsToFloat(udata[ui]), uintBitsToFloat(udata[ui + 1u]), uintBitsToFloat(udata[ui + 2u]), uintBitsToFloat(udata[ui + 3u])));
+#else
+    if (al) return xdata4[xi >> 2];
+    return vec4(uintBitsToFloat(xdata[xi]), uintBitsToFloat(xdata[xi + 1u]), uintBitsToFloat(xdata[xi + 2u]), uintBitsToFloat(xdata[xi + 3u]));
+#endif
+}
+float ld_x1(uint xi) {
+#ifdef GLU
+    const float g = uintBitsToFloat(xdata[xi]);
+    return g / (1.0 + exp(-g)) * uintBitsToFloat(udata[xi + pc.u_shift]);
+#else
+    return uintBitsToFloat(xdata[xi]);
+#endif
+}
+
 
 
 // Wide units for the most used block types: one thread takes 32 elements of one block whose
@@ -340,6 +374,9 @@ void main() {
     for (uint c = 0u; c < NCOLS; ++c) {
         xa[c] = ROW_ADDR(x, pc.col0 + c0 + min(c, nc - 1u)) >> 2;
         xal = xal && (xa[c] & 3u) == 0u;
+#ifdef GLU
+        xal = xal && ((xa[c] + pc.u_shift) & 3u) == 0u; // u takes the same 16-byte loads
+#endif
     }
     uint wr[ROWS];
     // Rows past m repeat the last row (computed, never stored).
@@ -351,7 +388,7 @@ void main() {
 #if defined(TYPE_F32)
     for (uint i = tid; i < pc.k; i += WG) {
         float xv[NCOLS];
-        for (uint c = 0u; c < NCOLS; ++c) xv[c] = uintBitsToFloat(xdata[xa[c] + i]);
+        for (uint c = 0u; c < NCOLS; ++c) xv[c] = ld_x1(xa[c] + i);
         for (uint r = 0u; r < ROWS; ++r) {
             const float w = uintBitsToFloat(wdata[(wr[r] >> 2) + i]);
             for (uint c = 0u; c < NCOLS; ++c)
@@ -367,7 +404,7 @@ void main() {
         vec2 xv[NCOLS];
         for (uint c = 0u; c < NCOLS; ++c) {
             const uint xi = xa[c] + 2u * p;
-            xv[c] = vec2(uintBitsToFloat(xdata[xi]), tail ? 0.0 : uintBitsToFloat(xdata[xi + 1u]));
+            xv[c] = vec2(ld_x1(xi), tail ? 0.0 : ld_x1(xi + 1u));
         }
         for (uint r = 0u; r < ROWS; ++r) {
             const uint wa = wr[r] + 4u * p;
