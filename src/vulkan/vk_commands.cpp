@@ -2,6 +2,8 @@
 #include "vulkan/vk_commands.h"
 #include "vulkan/vk_fault.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,8 +16,33 @@ constexpr uint32_t kMaxBindings = 5;
 constexpr uint32_t kMaxQueries = 4096;
 constexpr uint32_t kFrames = 3;        // command buffers in the ring (recording + in flight)
 constexpr uint32_t kSubmitEvery = 96;  // dispatches per early submit (a 7B layer is ~18)
+constexpr double kSubmitBudgetS = 0.25; // estimated GPU seconds per submit (the watchdog is ~2 s)
 
 } // namespace
+
+double mul_mat_flops(const Tensor& w, const Tensor& x) { return 2.0 * double(w.ne[0]) * double(w.ne[1]) * double(x.nrows()); }
+
+double attention_flops(const Tensor& q, const Tensor& k) {
+    // scores q.k and the weighted sum of v: 2 FLOPs per element each
+    return 4.0 * double(q.ne[0]) * double(q.ne[1]) * double(q.ne[2]) * double(k.ne[2]);
+}
+
+void WorkRates::calibrate(double flop_s, double byte_s, double fixed_s, double measured) {
+    if (measured < 2e-3) return; // launch overheads dominate shorter submits: they say nothing of the rates
+    const double est = flop_s * flop_scale + byte_s * byte_scale + fixed_s;
+    if (!(est > 0) || !std::isfinite(measured)) return;
+    double& s = flop_s * flop_scale >= byte_s * byte_scale ? flop_scale : byte_scale;
+    s = std::clamp(s * std::sqrt(measured / est), 1e-3, 1e3);
+}
+
+WorkRates initial_work_rates(const std::string& type) {
+    WorkRates r; // rates the shaders reach, not peaks: an estimate too fast would let a submit run long
+    if (type == "discrete") r.flop_rate = 2e12, r.byte_rate = 1.5e11; // Polaris-class (RX 580: ~6 TFLOP/s peak)
+    else if (type == "integrated") r.flop_rate = 3e11, r.byte_rate = 3e10;
+    else if (type == "cpu") r.flop_rate = 2e10, r.byte_rate = 5e9; // a software rasterizer (lavapipe)
+    else r.flop_rate = 5e11, r.byte_rate = 5e10;
+    return r;
+}
 
 bool HazardTracker::conflicts(const Range* reads, size_t n_reads, const Range* writes, size_t n_writes) const {
     auto overlap = [](const Range& a, const Range& b) { return a.buf == b.buf && a.lo < b.hi && b.lo < a.hi; };
@@ -51,6 +78,9 @@ Recorder::Recorder(const Device& dev) : dev_(dev), f_(dev.fns()) {
     submit_every_ = kSubmitEvery;
     if (const char* v = std::getenv("VKAI_VK_SUBMIT_EVERY")) submit_every_ = uint32_t(std::strtoul(v, nullptr, 10));
     if (profile_) submit_every_ = 0; // timestamps are read per submit at flush
+    rates_ = initial_work_rates(dev.info().type);
+    budget_s_ = kSubmitBudgetS;
+    if (const char* v = std::getenv("VKAI_VK_SUBMIT_MS")) budget_s_ = std::max(0.0, std::strtod(v, nullptr)) * 1e-3;
 }
 
 Recorder::~Recorder() {
@@ -63,6 +93,7 @@ Recorder::~Recorder() {
         if (fr.submitted) f_.vkWaitForFences(d, 1, &fr.fence, VK_TRUE, UINT64_MAX);
     if (profile_) print_profile();
     if (qpool_) f_.vkDestroyQueryPool(d, qpool_, nullptr);
+    if (tpool_) f_.vkDestroyQueryPool(d, tpool_, nullptr);
     for (Frame& fr : frames_) {
         if (fr.dpool) f_.vkDestroyDescriptorPool(d, fr.dpool, nullptr);
         if (fr.fence) f_.vkDestroyFence(d, fr.fence, nullptr);
@@ -105,6 +136,12 @@ Status Recorder::init(uint64_t ring_bytes) {
         qci.queryCount = kMaxQueries;
         if (f_.vkCreateQueryPool(d, &qci, nullptr, &qpool_) != VK_SUCCESS) profile_ = false;
     }
+    if (dev_.info().timestamp_valid_bits > 0) { // calibration of the submit budget's estimates
+        VkQueryPoolCreateInfo qci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+        qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
+        qci.queryCount = 2 * kFrames;
+        if (f_.vkCreateQueryPool(d, &qci, nullptr, &tpool_) != VK_SUCCESS) tpool_ = VK_NULL_HANDLE;
+    }
     return {};
 }
 
@@ -117,6 +154,14 @@ Status Recorder::begin() {
     VK_TRY(f_.vkBeginCommandBuffer(cmd_, &bi), "vkBeginCommandBuffer");
     recording_ = true;
     recorded_ = 0;
+    acc_s_ = 0;
+    Frame& fr = frames_[cur_];
+    fr.flop_s = fr.byte_s = fr.fixed_s = 0;
+    fr.timed = tpool_ != VK_NULL_HANDLE;
+    if (fr.timed) {
+        f_.vkCmdResetQueryPool(cmd_, tpool_, 2 * cur_, 2);
+        f_.vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, tpool_, 2 * cur_);
+    }
     if (in_flight_ == 0) hazards_.clear();
     if (profile_) {
         f_.vkCmdResetQueryPool(cmd_, qpool_, 0, kMaxQueries);
@@ -129,6 +174,7 @@ Status Recorder::begin() {
 Status Recorder::submit_current() {
     Frame& fr = frames_[cur_];
     recording_ = false;
+    if (fr.timed) f_.vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, tpool_, 2 * cur_ + 1);
     VK_TRY(f_.vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = 1;
@@ -148,11 +194,39 @@ Status Recorder::wait_frame(Frame& fr) {
         VK_TRY(f_.vkWaitForFences(dev_.handle(), 1, &fr.fence, VK_TRUE, UINT64_MAX), "waiting for the GPU");
         VK_TRY(f_.vkResetFences(dev_.handle(), 1, &fr.fence), "vkResetFences");
         VK_TRY(f_.vkResetCommandBuffer(fr.cmd, 0), "vkResetCommandBuffer");
+        if (fr.timed) read_frame_time(fr);
     }
+    fr.timed = false;
     if (fr.sets_used) {
         VK_TRY(f_.vkResetDescriptorPool(dev_.handle(), fr.dpool, 0), "vkResetDescriptorPool");
         fr.sets_used = 0;
     }
+    return {};
+}
+
+void Recorder::read_frame_time(Frame& fr) {
+    const uint32_t i = uint32_t(&fr - frames_.data());
+    uint64_t ts[2] = {};
+    if (f_.vkGetQueryPoolResults(dev_.handle(), tpool_, 2 * i, 2, sizeof ts, ts, 8, VK_QUERY_RESULT_64_BIT) != VK_SUCCESS) return;
+    const uint32_t bits = dev_.info().timestamp_valid_bits;
+    const uint64_t mask = bits >= 64 ? ~0ull : (1ull << bits) - 1;
+    const double dt = double((ts[1] - ts[0]) & mask) * double(dev_.info().timestamp_period) * 1e-9;
+    rates_.calibrate(fr.flop_s, fr.byte_s, fr.fixed_s, dt);
+}
+
+Status Recorder::charge(double flops, double bytes) {
+    const double fs = flops / rates_.flop_rate, bs = bytes / rates_.byte_rate;
+    const double est = fs * rates_.flop_scale + bs * rates_.byte_scale + rates_.per_command_s;
+    if (budget_s_ > 0 && recording_ && acc_s_ > 0 && acc_s_ + est > budget_s_) {
+        VKAI_TRY(rotate());
+        ++budget_submits_;
+    }
+    VKAI_TRY(begin());
+    acc_s_ += est;
+    Frame& fr = frames_[cur_];
+    fr.flop_s += fs;
+    fr.byte_s += bs;
+    fr.fixed_s += rates_.per_command_s;
     return {};
 }
 
@@ -216,9 +290,13 @@ Status Recorder::reserve(uint32_t sets) {
 }
 
 Status Recorder::dispatch(const Pipeline& p, const Binding* b, const void* push, uint32_t gx, uint32_t gy, uint32_t gz, const char* kind) {
+    double bytes = 0; // what the dispatch may touch: its bindings
+    for (uint32_t i = 0; i < p.n_bindings; ++i) bytes += double(b[i].range);
+    const double flops = pending_flops_;
+    pending_flops_ = 0;
     if (profile_ && queries_used_ + 2 > kMaxQueries) VKAI_TRY(flush());
     else if (sets_left_ == 0 || (submit_every_ && recorded_ >= submit_every_)) VKAI_TRY(rotate());
-    VKAI_TRY(begin());
+    VKAI_TRY(charge(flops, bytes));
     ++recorded_;
     VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
     ai.descriptorPool = frames_[cur_].dpool;
@@ -256,7 +334,7 @@ Status Recorder::dispatch(const Pipeline& p, const Binding* b, const void* push,
 
 Status Recorder::copy(VkBuffer src, uint64_t src_off, VkBuffer dst, uint64_t dst_off, uint64_t bytes) {
     if (bytes == 0) return {};
-    VKAI_TRY(begin());
+    VKAI_TRY(charge(0, 2.0 * double(bytes)));
     const HazardTracker::Range r{src, src_off, src_off + bytes}, w{dst, dst_off, dst_off + bytes};
     barrier_for(&r, 1, &w, 1);
     VkBufferCopy c{src_off, dst_off, bytes};
@@ -300,8 +378,9 @@ void Recorder::print_profile() const {
     if (prof_.empty()) return;
     double total = 0;
     for (auto& [k, p] : prof_) total += p.ns;
-    std::fprintf(stderr, "vulkan profile (%s, %llu submits, %llu barriers, %llu skipped):\n", dev_.info().name.c_str(),
-                 (unsigned long long)submits_, (unsigned long long)barriers_, (unsigned long long)skipped_barriers_);
+    std::fprintf(stderr, "vulkan profile (%s, %llu submits (%llu closed by the %.0f ms budget), %llu barriers, %llu skipped):\n",
+                 dev_.info().name.c_str(), (unsigned long long)submits_, (unsigned long long)budget_submits_, budget_s_ * 1e3,
+                 (unsigned long long)barriers_, (unsigned long long)skipped_barriers_);
     for (auto& [k, p] : prof_)
         std::fprintf(stderr, "  %-14s %8llu dispatches %10.3f ms %5.1f%%\n", k.c_str(), (unsigned long long)p.count, p.ns * 1e-6,
                      total > 0 ? 100.0 * p.ns / total : 0.0);

@@ -4,8 +4,13 @@
 // staging ring, submits the rest and waits for all. Also: the host-visible staging ring for
 // uploads, downloads and small per-op host arrays; barriers only between dependent commands
 // (HazardTracker); optional timestamps per op kind (VKAI_VK_PROFILE=1, which submits only at sync).
+// Watchdog: no submit should run long (Windows resets a GPU after ~2 s), so each dispatch carries
+// an estimate of its GPU time (the FLOPs its op announces through add_flops, the bytes of its
+// bindings, at the device's rates, calibrated by timestamps of earlier submits) and a submit is
+// closed once its estimate reaches the budget (VKAI_VK_SUBMIT_MS, default 250; 0 = off).
 #pragma once
 
+#include "tensor/tensor.h"
 #include "vulkan/vk_memory.h"
 #include "vulkan/vk_pipelines.h"
 
@@ -43,6 +48,25 @@ struct RingSlice {
     void* host = nullptr;
 };
 
+// The arithmetic of one op, for the submit budget: what the op recording passes to add_flops.
+double mul_mat_flops(const Tensor& w, const Tensor& x);   // 2 k m n
+double attention_flops(const Tensor& q, const Tensor& k); // 4 head_dim n_head n_tokens n_cells
+
+// GPU-time estimates: seconds = flops / flop_rate + bytes / byte_rate + a fixed cost per command,
+// the two rates scaled by what the timestamps of finished submits measured.
+struct WorkRates {
+    double flop_rate = 1e12, byte_rate = 1e11; // assumed from the device type until calibrated
+    double per_command_s = 2e-6;
+    double flop_scale = 1, byte_scale = 1;     // measured / estimated, per kind of submit
+    double estimate(double flops, double bytes) const {
+        return flops / flop_rate * flop_scale + bytes / byte_rate * byte_scale + per_command_s;
+    }
+    // A submit estimated at (flop_s, byte_s) unscaled seconds took `measured` seconds on the GPU:
+    // moves the scale of its dominant kind toward what was measured (geometric, halfway).
+    void calibrate(double flop_s, double byte_s, double fixed_s, double measured);
+};
+WorkRates initial_work_rates(const std::string& device_type); // "discrete", "integrated", "cpu", ...
+
 class Recorder {
 public:
     explicit Recorder(const Device& dev);
@@ -67,6 +91,11 @@ public:
     Status flush();
     bool pending() const { return recording_ || in_flight_ > 0; }
     uint64_t submits() const { return submits_; }
+    // The next dispatch's arithmetic (the op recording calls this right before dispatching).
+    void add_flops(double flops) { pending_flops_ += flops; }
+    uint64_t budget_submits() const { return budget_submits_; } // submits closed by the budget
+    double submit_budget_s() const { return budget_s_; }
+    const WorkRates& work_rates() const { return rates_; }
     // Changes whenever the ring is reset: ring slices from an older generation are gone.
     uint64_t ring_generation() const { return ring_gen_; }
     void print_profile() const;
@@ -79,6 +108,8 @@ private:
         VkDescriptorPool dpool = VK_NULL_HANDLE;
         bool submitted = false; // waiting on fence
         uint32_t sets_used = 0;
+        bool timed = false;     // its first and last commands write timestamps (calibration)
+        double flop_s = 0, byte_s = 0, fixed_s = 0; // its estimate, unscaled
     };
     Status begin();
     // Ends and submits the recording frame without waiting, then moves to the next frame (waiting
@@ -86,6 +117,9 @@ private:
     Status rotate();
     Status submit_current();
     Status wait_frame(Frame& fr);
+    // Closes the recording frame first when `est` more seconds would pass the budget.
+    Status charge(double flops, double bytes);
+    void read_frame_time(Frame& fr);
     void read_profile();
     void barrier_for(const HazardTracker::Range* reads, size_t n_reads, const HazardTracker::Range* writes, size_t n_writes);
     void barrier();
@@ -105,6 +139,12 @@ private:
     HazardTracker hazards_;
     uint64_t barriers_ = 0, skipped_barriers_ = 0;
     uint64_t submits_ = 0;
+
+    // Submit budget (watchdog)
+    WorkRates rates_;
+    double budget_s_ = 0.25, acc_s_ = 0, pending_flops_ = 0;
+    uint64_t budget_submits_ = 0;
+    VkQueryPool tpool_ = VK_NULL_HANDLE; // two timestamps per frame
 
     // Profiling
     bool profile_ = false;
