@@ -145,6 +145,7 @@ std::shared_ptr<Engine> acquire_engine(ServerState& st, const std::string& name)
         throw ApiError(404, "not_found_error", "model '" + name + "' not found; GET /v1/models lists the ids");
     }
     auto e = st.models->acquire(name);
+    if (!e.ok() && e.status().code() == Code::invalid_argument) bad_request(e.status().message()); // a whisper model named for text
     if (!e.ok()) throw ApiError(503, "unavailable_error", e.status().message());
     return *e;
 }

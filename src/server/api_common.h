@@ -31,6 +31,7 @@ struct ServerOptions {
     int max_queue = 64; // waiting requests per model before 429
     int64_t idle_ttl_s = 0; // unload a model idle this long; 0: never
     bool preload_first = true;
+    size_t max_audio_bytes = 100u << 20; // largest audio upload (413 beyond)
 };
 
 struct ServerState {
@@ -85,6 +86,7 @@ json token_logprob_json(const llm::Tokenizer& tok, const TokenInfo& t);
 std::vector<Route> openai_routes(ServerState& st);
 std::vector<Route> ollama_routes(ServerState& st);
 std::vector<Route> misc_routes(ServerState& st);
+std::vector<Route> audio_routes(ServerState& st); // routes_audio.cpp
 void web_fallback(const HttpRequest& req, HttpResponse& res);
 
 // Chat messages (OpenAI shape) -> the template's messages. Image/audio/file parts -> 400.

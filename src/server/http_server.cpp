@@ -116,6 +116,9 @@ struct HttpServer::Impl {
     int port = 0;
 
     bool host_allowed(const std::string& host_header) const;
+    const Route* find_route(const std::string& method, const std::string& path) const;
+    // The body limit of a request and the flag that sets it.
+    std::pair<size_t, std::string> body_limit(const httplib::Request& req) const;
     bool key_ok(const httplib::Request& req) const;
     void add_cors(const httplib::Request& req, httplib::Response& res) const;
     void dispatch(const httplib::Request& req, httplib::Response& res);
@@ -144,6 +147,18 @@ bool HttpServer::Impl::host_allowed(const std::string& hh) const {
     return !is_loopback_host(opt.host) && opt.allow_hosts.empty() && is_ip_literal(name);
 }
 
+const Route* HttpServer::Impl::find_route(const std::string& method, const std::string& path) const {
+    for (const auto& rt : routes)
+        if (rt.path == path && rt.method == method) return &rt;
+    return nullptr;
+}
+
+std::pair<size_t, std::string> HttpServer::Impl::body_limit(const httplib::Request& req) const {
+    const Route* r = find_route(req.method, req.path);
+    if (r && r->max_body) return {r->max_body, r->max_body_flag};
+    return {opt.max_body, "--max-body"};
+}
+
 bool HttpServer::Impl::key_ok(const httplib::Request& req) const {
     if (opt.api_key.empty()) return true;
     std::string got = req.get_header_value("Authorization");
@@ -169,13 +184,25 @@ void HttpServer::Impl::dispatch(const httplib::Request& req, httplib::Response& 
     r.path = req.path;
     r.body = req.body;
     for (const auto& [k, v] : req.headers) r.headers.push_back({k, v});
+    // Uploads can be large: their bytes are moved, not copied. httplib's Request is a non-const
+    // object of its connection loop that nothing reads after this handler.
+    auto& files = const_cast<httplib::Request&>(req).files;
+    size_t body_bytes = r.body.size();
+    for (auto& [name, f] : files) {
+        body_bytes += f.content.size();
+        r.parts.push_back({f.name, f.filename, f.content_type, std::move(f.content)});
+    }
     HttpResponse out;
-    const Route* route = nullptr;
-    for (const auto& rt : routes)
-        if (rt.path == req.path && rt.method == req.method) route = &rt;
+    const Route* route = find_route(req.method, req.path);
+    // httplib enforces the largest limit of all routes (set_payload_max_length is global); a route
+    // with a smaller one gets its 413 here.
+    const auto [limit, flag] = body_limit(req);
     try {
         const bool other_method = std::any_of(routes.begin(), routes.end(), [&](const Route& rt) { return rt.path == req.path; });
-        if (route) route->handler(r, out);
+        if (route && body_bytes > limit)
+            set_error(out, 413, "invalid_request_error",
+                      "request body larger than the limit of " + std::to_string(limit) + " bytes (" + flag + ")");
+        else if (route) route->handler(r, out);
         else if (other_method) set_error(out, 405, "invalid_request_error", "method " + req.method + " not allowed on " + req.path);
         else if (req.method == "GET" && fallback) fallback(r, out);
         else set_error(out, 404, "not_found_error", "no such endpoint: " + req.method + " " + req.path);
@@ -222,7 +249,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOptions& opt, st
     auto& svr = impl->svr;
     const size_t threads = size_t(std::max(4, opt.threads));
     svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    svr.set_payload_max_length(opt.max_body);
+    size_t payload_max = opt.max_body;
+    for (const auto& rt : impl->routes) payload_max = std::max(payload_max, rt.max_body);
+    svr.set_payload_max_length(payload_max);
     svr.set_read_timeout(opt.read_timeout_s, 0);
     svr.set_write_timeout(opt.write_timeout_s, 0);
     svr.set_keep_alive_timeout(5);
@@ -239,9 +268,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOptions& opt, st
             I->add_cors(req, res);
             return httplib::Server::HandlerResponse::Handled;
         }
-        bool is_public = req.method == "GET";
-        for (const auto& rt : I->routes)
-            if (rt.path == req.path && rt.method == req.method) is_public = rt.is_public;
+        const Route* route = I->find_route(req.method, req.path);
+        const bool is_public = route ? route->is_public : req.method == "GET";
         if (!is_public && !I->key_ok(req)) {
             res.status = 401;
             res.set_content(error_body(401, "authentication_error", "invalid or missing API key (send Authorization: Bearer KEY)"), "application/json");
@@ -257,8 +285,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOptions& opt, st
     svr.set_error_handler(httplib::Server::HandlerWithResponse([I](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         const char* type = res.status == 413 ? "invalid_request_error" : res.status >= 500 ? "server_error" : "invalid_request_error";
-        std::string msg = res.status == 413 ? "request body larger than the limit of " + std::to_string(I->opt.max_body) + " bytes (--max-body)"
-                                            : "HTTP error " + std::to_string(res.status);
+        const auto [limit, flag] = I->body_limit(req);
+        std::string msg = res.status == 413 ? "request body larger than the limit of " + std::to_string(limit) + " bytes (" + flag + ")"
+                                            : res.status == 400 && req.is_multipart_form_data()
+                                                  ? std::string("malformed multipart/form-data body (boundary, part headers or the closing boundary)")
+                                                  : "HTTP error " + std::to_string(res.status);
         res.set_content(error_body(res.status, type, msg), "application/json");
         I->add_cors(req, res);
         return httplib::Server::HandlerResponse::Handled;

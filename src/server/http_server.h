@@ -27,9 +27,17 @@ struct HttpOptions {
     int threads = 32;                     // connections served at once (a stream holds one)
 };
 
+// One part of a multipart/form-data body (httplib parses it; the body string is then empty).
+struct FormPart {
+    std::string name, filename, content_type, content;
+};
+
 struct HttpRequest {
     std::string method, path, body;
     std::vector<std::pair<std::string, std::string>> headers;
+    // multipart/form-data: sorted by name, parts of one name in the order sent. Mutable so that a
+    // handler can move an upload's bytes out instead of copying them.
+    mutable std::vector<FormPart> parts;
     std::string header(std::string_view name) const; // case-insensitive; "" when absent
 };
 
@@ -56,6 +64,10 @@ struct Route {
     std::string path;   // exact path
     Handler handler;
     bool is_public = false; // no API key needed (/health, /v1/models, web assets)
+    // Uploads (audio) have their own size limit; 0: HttpOptions::max_body. The flag that sets it is
+    // named in the 413 message.
+    size_t max_body = 0;
+    std::string max_body_flag;
 };
 
 // The OpenAI error body {"error":{"message","type","code"}} (code = the HTTP status).

@@ -1,10 +1,15 @@
 #include "server/model_manager.h"
 
 #include "base/log.h"
+#include "base/mapped_file.h"
 #include "base/timer.h"
+#include "cpu/cpu_backend.h"
+#include "formats/gguf.h"
+#include "formats/whisper_bin.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 
 namespace vkai::server {
@@ -30,6 +35,41 @@ llm::TemplateHints hints_of(const llm::Model& m) {
 }
 
 } // namespace
+
+const char* model_kind_name(ModelKind k) { return k == ModelKind::whisper ? "whisper" : "llm"; }
+
+ModelKind detect_model_kind(const std::string& path) {
+    auto f = MappedFile::open(path);
+    if (!f.ok() || f->size() < 4) return ModelKind::llm;
+    const auto b = f->bytes();
+    uint32_t magic;
+    std::memcpy(&magic, b.data(), 4);
+    if (magic == whisper_bin::kMagic) return ModelKind::whisper;
+    if (std::memcmp(b.data(), "GGUF", 4) != 0) return ModelKind::llm;
+    auto g = gguf::parse(b, path);
+    return g.ok() && g->architecture() == "whisper" ? ModelKind::whisper : ModelKind::llm;
+}
+
+WhisperLoader cpu_whisper_loader(int threads) {
+    return [threads](const ModelSpec& spec) -> Result<LoadedWhisper> {
+        LoadedWhisper w;
+        w.threads = threads;
+        VKAI_ASSIGN_OR_RETURN(w.model, whisper::Model::load(spec.path));
+        w.backend = std::make_unique<cpu::CpuBackend>(threads);
+        w.device = "cpu";
+        VKAI_ASSIGN_OR_RETURN(w.rt, whisper::Runtime::create(*w.model, *w.backend));
+        return w;
+    };
+}
+
+std::shared_ptr<Engine> make_whisper_engine(const ModelSpec& spec, LoadedWhisper w, int max_queue) {
+    auto e = std::make_shared<Engine>();
+    e->spec = spec;
+    e->loaded_at = int64_t(std::time(nullptr));
+    e->stt = std::move(w);
+    e->audio = std::make_unique<AudioQueue>(e->stt, max_queue);
+    return e;
+}
 
 Loader cpu_loader(int threads, int default_parallel) {
     return [threads, default_parallel](const ModelSpec& spec) -> Result<LoadedLlm> {
@@ -61,8 +101,10 @@ Result<std::shared_ptr<Engine>> make_engine(const ModelSpec& spec, LoadedLlm l, 
     return e;
 }
 
-ModelManager::ModelManager(std::vector<ModelSpec> specs, Loader loader, int default_parallel, int max_queue, int64_t idle_ttl_s)
-    : specs_(std::move(specs)), loader_(std::move(loader)), default_parallel_(default_parallel), max_queue_(max_queue), idle_ttl_s_(idle_ttl_s) {
+ModelManager::ModelManager(std::vector<ModelSpec> specs, Loader loader, int default_parallel, int max_queue, int64_t idle_ttl_s,
+                           WhisperLoader whisper_loader)
+    : specs_(std::move(specs)), loader_(std::move(loader)), whisper_loader_(whisper_loader ? std::move(whisper_loader) : cpu_whisper_loader(1)),
+      default_parallel_(default_parallel), max_queue_(max_queue), idle_ttl_s_(idle_ttl_s) {
     for (size_t i = 0; i < specs_.size(); ++i) {
         auto e = std::make_unique<Entry>();
         e->index = i;
@@ -82,9 +124,12 @@ ModelManager::~ModelManager() {
         if (t.joinable()) t.join();
 }
 
-const ModelSpec* ModelManager::find(const std::string& name) const {
-    if (specs_.empty()) return nullptr;
-    if (name.empty()) return &specs_[0];
+const ModelSpec* ModelManager::find(const std::string& name, ModelKind kind) const {
+    if (name.empty()) {
+        for (const auto& s : specs_)
+            if (s.kind == kind) return &s;
+        return nullptr;
+    }
     auto match = [&](const std::string& n) -> const ModelSpec* {
         for (const auto& s : specs_) {
             if (s.id == n) return &s;
@@ -110,9 +155,19 @@ void ModelManager::load_thread(Entry* e) {
     const ModelSpec& spec = specs_[e->index];
     const int parallel = spec.parallel > 0 ? spec.parallel : default_parallel_;
     const double t0 = now_s();
-    Result<LoadedLlm> r = loader_(spec);
+    const bool stt = spec.kind == ModelKind::whisper;
+    // One load attempt of either kind, as an engine.
+    auto load = [&]() -> Result<std::shared_ptr<Engine>> {
+        if (stt) {
+            VKAI_ASSIGN_OR_RETURN(LoadedWhisper w, whisper_loader_(spec));
+            return make_whisper_engine(spec, std::move(w), max_queue_);
+        }
+        VKAI_ASSIGN_OR_RETURN(LoadedLlm l, loader_(spec));
+        return make_engine(spec, std::move(l), parallel, max_queue_);
+    };
+    Result<std::shared_ptr<Engine>> eng = load();
     // Out of memory: unload the least recently used idle model and try again, until none is left.
-    while (!r.ok() && r.status().code() == Code::out_of_memory) {
+    while (!eng.ok() && eng.status().code() == Code::out_of_memory) {
         std::shared_ptr<Engine> victim;
         {
             std::lock_guard lk(mu_);
@@ -124,16 +179,21 @@ void ModelManager::load_thread(Entry* e) {
             VKAI_LOG_INFO("server: unloading %s to make room for %s", victim->spec.id.c_str(), spec.id.c_str());
         }
         victim.reset();
-        r = loader_(spec);
+        eng = load();
     }
-    Result<std::shared_ptr<Engine>> eng = r.ok() ? make_engine(spec, std::move(*r), parallel, max_queue_) : Result<std::shared_ptr<Engine>>(r.status());
     std::lock_guard lk(mu_);
     e->loading = false;
     if (eng.ok()) {
         e->engine = *eng;
         e->last_used = now_s();
-        VKAI_LOG_INFO("server: model %s loaded in %.2f s (%d slots of %lld tokens, chat template: %s)", spec.id.c_str(), now_s() - t0, parallel,
-                      (long long)e->engine->sched->slot_ctx(), e->engine->template_source.c_str());
+        if (stt) {
+            const whisper::Model& m = *e->engine->stt.model;
+            VKAI_LOG_INFO("server: whisper model %s loaded in %.2f s (%s, %s, %s; device %s)", spec.id.c_str(), now_s() - t0, m.size_name().c_str(),
+                          dtype_name(m.matrix_type()), m.vocab().multilingual() ? "multilingual" : "English-only", e->engine->stt.device.c_str());
+        } else {
+            VKAI_LOG_INFO("server: model %s loaded in %.2f s (%d slots of %lld tokens, chat template: %s)", spec.id.c_str(), now_s() - t0, parallel,
+                          (long long)e->engine->sched->slot_ctx(), e->engine->template_source.c_str());
+        }
     } else {
         e->error = Status(eng.status()).with_context("loading model " + spec.id);
         VKAI_LOG_ERROR("server: %s", e->error.message().c_str());
@@ -141,9 +201,15 @@ void ModelManager::load_thread(Entry* e) {
     cv_.notify_all();
 }
 
-Result<std::shared_ptr<Engine>> ModelManager::acquire(const std::string& name) {
-    const ModelSpec* spec = find(name);
+Result<std::shared_ptr<Engine>> ModelManager::acquire(const std::string& name, ModelKind kind) {
+    const ModelSpec* spec = find(name, kind);
     if (!spec) return fail(Code::not_found, "model '%s' not found", name.c_str());
+    if (spec->kind != kind) {
+        if (spec->kind == ModelKind::whisper)
+            return fail(Code::invalid_argument, "model '%s' is a whisper speech-to-text model: use it with /v1/audio/transcriptions or /v1/audio/translations",
+                        name.c_str());
+        return fail(Code::invalid_argument, "model '%s' is a language model, not a whisper speech-to-text model", name.c_str());
+    }
     std::unique_lock lk(mu_);
     Entry& e = *entries_[size_t(spec - specs_.data())];
     if (!e.engine && !e.loading) start_load(e);
@@ -175,11 +241,11 @@ bool ModelManager::any_loading() const {
     return std::any_of(entries_.begin(), entries_.end(), [](const auto& e) { return e->loading; });
 }
 
-std::vector<std::shared_ptr<Engine>> ModelManager::loaded() const {
+std::vector<std::shared_ptr<Engine>> ModelManager::loaded(ModelKind kind) const {
     std::lock_guard lk(mu_);
     std::vector<std::shared_ptr<Engine>> out;
     for (const auto& e : entries_)
-        if (e->engine) out.push_back(e->engine);
+        if (e->engine && e->engine->spec.kind == kind) out.push_back(e->engine);
     return out;
 }
 

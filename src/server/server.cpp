@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "server/api_common.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -65,15 +66,19 @@ ModelManager& Server::models() { return *models_; }
 void Server::stop() {
     // Running streams end with an error event once their jobs are cancelled; then the HTTP threads
     // can be joined.
-    if (models_)
+    if (models_) {
         for (auto& e : models_->loaded()) e->sched->drain();
+        for (auto& e : models_->loaded(ModelKind::whisper)) e->audio->drain();
+    }
     if (http_) http_->stop();
     http_.reset();
     models_.reset(); // stops every scheduler: running jobs finish as "cancelled"
 }
 
-Result<std::unique_ptr<Server>> Server::start(const ServeConfig& cfg, Loader loader) {
-    if (cfg.models.empty()) return fail(Code::invalid_argument, "no model: pass -m MODEL or --config FILE");
+Result<std::unique_ptr<Server>> Server::start(const ServeConfig& cfg_in, Loader loader, WhisperLoader whisper_loader) {
+    if (cfg_in.models.empty()) return fail(Code::invalid_argument, "no model: pass -m MODEL or --config FILE");
+    ServeConfig cfg = cfg_in;
+    for (auto& m : cfg.models) m.kind = detect_model_kind(m.path);
     std::set<std::string> names;
     for (const auto& m : cfg.models) {
         for (const std::string& n : [&] { auto v = m.aliases; v.push_back(m.id); return v; }()) {
@@ -83,17 +88,32 @@ Result<std::unique_ptr<Server>> Server::start(const ServeConfig& cfg, Loader loa
         }
     }
     if (cfg.parallel < 1 || cfg.parallel > 256) return fail(Code::invalid_argument, "--parallel must be in [1, 256], got %d", cfg.parallel);
+    // OpenAI's transcription model name: clients (Open WebUI's default STT model, SDK examples) send
+    // "whisper-1". It names the first whisper model unless some model already uses that name.
+    if (!names.count("whisper-1"))
+        for (auto& m : cfg.models)
+            if (m.kind == ModelKind::whisper) {
+                m.aliases.push_back("whisper-1");
+                break;
+            }
     std::unique_ptr<Server> s(new Server());
     s->st_ = std::make_unique<ServerState>();
     s->st_->opt.http = cfg.http;
     s->st_->opt.parallel = cfg.parallel;
     s->st_->opt.max_queue = cfg.max_queue;
     s->st_->opt.idle_ttl_s = cfg.idle_ttl_s;
-    s->models_ = std::make_unique<ModelManager>(cfg.models, std::move(loader), cfg.parallel, cfg.max_queue, cfg.idle_ttl_s);
+    s->st_->opt.max_audio_bytes = cfg.max_audio_bytes;
+    s->models_ = std::make_unique<ModelManager>(cfg.models, std::move(loader), cfg.parallel, cfg.max_queue, cfg.idle_ttl_s, std::move(whisper_loader));
     s->st_->models = s->models_.get();
     std::vector<Route> routes = openai_routes(*s->st_);
     for (auto& r : ollama_routes(*s->st_)) routes.push_back(std::move(r));
     for (auto& r : misc_routes(*s->st_)) routes.push_back(std::move(r));
+    // The upload limit only raises httplib's body limit when some model can use an upload.
+    const bool any_whisper = std::any_of(cfg.models.begin(), cfg.models.end(), [](const ModelSpec& m) { return m.kind == ModelKind::whisper; });
+    for (auto& r : audio_routes(*s->st_)) {
+        if (!any_whisper) r.max_body = 0;
+        routes.push_back(std::move(r));
+    }
     HttpOptions http = cfg.http;
     // Every stream holds a connection thread: room for all slots' streams plus the queue's waiters.
     http.threads = std::max(http.threads, cfg.parallel * int(cfg.models.size()) + 16);

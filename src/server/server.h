@@ -1,5 +1,6 @@
-// vkai serve as a library: the model manager, the scheduler per model, and the HTTP routes, started
-// on a port and stopped again (the serve command and the tests both use it).
+// vkai serve as a library: the model manager, the scheduler (LLM) or audio queue (whisper) per
+// model, and the HTTP routes, started on a port and stopped again (the serve command and the tests
+// both use it).
 #pragma once
 
 #include "base/status.h"
@@ -19,6 +20,7 @@ struct ServeConfig {
     int max_queue = 64;
     int64_t idle_ttl_s = 0;
     bool preload_first = true; // start loading the first model at once
+    size_t max_audio_bytes = 100u << 20; // largest upload to /v1/audio/* (413 beyond)
 };
 
 // Reads a JSON config file: {"models":[{"id","path","aliases":[..],"ctx","ngl","parallel"}],
@@ -32,7 +34,9 @@ struct ServerState;
 
 class Server {
 public:
-    static Result<std::unique_ptr<Server>> start(const ServeConfig& cfg, Loader loader);
+    // Each model's kind comes from its file (detect_model_kind); whisper models load with
+    // whisper_loader (empty: cpu_whisper_loader(1)).
+    static Result<std::unique_ptr<Server>> start(const ServeConfig& cfg, Loader loader, WhisperLoader whisper_loader = {});
     ~Server();
     int port() const;
     void stop();

@@ -3,6 +3,7 @@
 #include "base/mapped_file.h"
 #include "base/text.h"
 #include "tensor/quant.h"
+#include "whisper/load_gguf.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -30,7 +31,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
 }
 
 Result<std::unique_ptr<Model>> Model::from_bytes(std::span<const uint8_t> bytes, const std::string& name) {
-    VKAI_ASSIGN_OR_RETURN(whisper_bin::File f, whisper_bin::parse(bytes, name));
+    VKAI_ASSIGN_OR_RETURN(whisper_bin::File f, is_gguf(bytes) ? parse_gguf(bytes, name) : whisper_bin::parse(bytes, name)); // .bin or GGUF
     std::unique_ptr<Model> m(new Model());
     m->name_ = name;
     m->hp_ = f.hp;

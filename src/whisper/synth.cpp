@@ -4,6 +4,7 @@
 #include "base/mapped_file.h"
 #include "base/text.h"
 #include "tensor/quant.h"
+#include "whisper/load_gguf.h"
 #include "whisper/mel.h"
 
 #include <cmath>
@@ -87,6 +88,9 @@ Result<SynthReport> synth_model(const SynthOptions& opt, const std::string& out_
     case DType::Q5_0: hp.ftype = 2008; break;
     default: hp.ftype = 2009; break;
     }
+    // Output ending in .gguf: vkai's whisper GGUF layout (load_gguf.h), same tensors and bytes.
+    const bool gguf = has_gguf_extension(out_path);
+    GgufWriter gw(hp, kNFreq, gguf ? filters : std::vector<float>(), gguf ? tokens : std::vector<std::string>()); // unused for .bin
     whisper_bin::Writer w(hp, kNFreq, std::move(filters), std::move(tokens));
 
     const int64_t s = h.n_audio_state, mels = h.n_mels;
@@ -97,7 +101,7 @@ Result<SynthReport> synth_model(const SynthOptions& opt, const std::string& out_
         rep.n_params += n;
         const int64_t row = ne[0];
         const uint64_t seed = opt.seed * 0x100000001b3ull ^ name_hash(name);
-        return w.add_tensor(name, t, ne, [=](uint8_t* dst, uint64_t bytes) {
+        auto fill = [=](uint8_t* dst, uint64_t bytes) {
             Rng rng{seed};
             std::vector<float> buf(static_cast<size_t>(row));
             const uint64_t rb = *row_bytes(t, uint64_t(row));
@@ -125,7 +129,8 @@ Result<SynthReport> synth_model(const SynthOptions& opt, const std::string& out_
                 else quantize_row(t, buf.data(), d, row);
             }
             return Status{};
-        });
+        };
+        return gguf ? gw.add_tensor(name, t, ne, fill) : w.add_tensor(name, t, ne, fill);
     };
     const float ws = 1.0f / std::sqrt(float(s)), ws4 = 1.0f / std::sqrt(float(4 * s));
     VKAI_TRY(add("encoder.conv1.weight", {3, mels, s}, DType::F16, Init::uniform, 1.0f / std::sqrt(3.0f * float(mels))));
@@ -161,7 +166,7 @@ Result<SynthReport> synth_model(const SynthOptions& opt, const std::string& out_
     for (int l = 0; l < h.n_text_layer; ++l) VKAI_TRY(block(strf("decoder.blocks.%d.", l), true));
     VKAI_TRY(add("decoder.ln.weight", {s}, DType::F32, Init::ones, 0.1f));
     VKAI_TRY(add("decoder.ln.bias", {s}, DType::F32, Init::zeros_ish, 0.05f));
-    VKAI_TRY(w.write(out_path));
+    VKAI_TRY(gguf ? gw.write(out_path) : w.write(out_path));
     VKAI_ASSIGN_OR_RETURN(MappedFile out, MappedFile::open(out_path));
     rep.bytes = out.size();
     return rep;

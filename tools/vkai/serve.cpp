@@ -1,10 +1,13 @@
 // vkai serve: the OpenAI/Ollama-compatible HTTP server (src/server) with the CLI's model loading
-// (device choice, -ngl) for each configured model.
+// (device choice, -ngl) for each configured LLM; whisper models (found by their file's magic) serve
+// /v1/audio/transcriptions and /v1/audio/translations on the device `vkai transcribe` would pick.
 #include "commands.h"
 #include "model_options.h"
 
 #include "base/log.h"
 #include "server/server.h"
+#include "whisper/model.h"
+#include "whisper/runtime.h"
 
 #include <algorithm>
 #include <atomic>
@@ -36,8 +39,10 @@ std::vector<std::string> split_commas(const std::string& s) {
 
 int cmd_serve(int argc, char** argv) {
     std::vector<Option> opts = model_options();
-    for (Option& o : opts) // the server sizes its context per slot (see --parallel)
+    for (Option& o : opts) { // the server sizes its context per slot (see --parallel)
         if (o.name == "ctx-size") o.help = "total context in tokens, shared by the --parallel slots (default: 1024 per slot, at least 4096)";
+        if (o.name == "model") o.help = "model file: an LLM GGUF, or a whisper model (whisper.cpp .bin or whisper GGUF) for /v1/audio/*";
+    }
     opts.push_back({"config", "", "FILE", "JSON config: {\"models\":[{\"id\",\"path\",\"aliases\",\"ctx\",\"ngl\",\"parallel\"}],\"idle_ttl_s\":N}"});
     opts.push_back({"alias", "a", "NAME", "another name for the -m model (comma list)"});
     opts.push_back({"host", "", "ADDR", "address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)"});
@@ -48,6 +53,7 @@ int cmd_serve(int argc, char** argv) {
     opts.push_back({"allow-host", "", "NAMES", "extra Host header names to accept (comma list; * = any)"});
     opts.push_back({"cors", "", "ORIGIN", "send CORS headers for this origin (* = any); default: none"});
     opts.push_back({"max-body", "", "BYTES", "largest request body (default 8388608)"});
+    opts.push_back({"max-audio-mb", "", "N", "largest audio upload to /v1/audio/* in MiB (default 100)"});
     opts.push_back({"timeout", "", "S", "socket read timeout in seconds (default 30)"});
     opts.push_back({"idle-ttl", "", "S", "unload a model after S seconds without requests (default: never)"});
     Args args("serve", "[-m MODEL [MODEL2 ...]] [--config FILE] [--host ADDR] [--port N] [options]", opts);
@@ -64,10 +70,10 @@ int cmd_serve(int argc, char** argv) {
         out = v;
         return Status::success();
     };
-    int64_t port = 0, parallel = 0, queue = 0, body = 0, timeout = 0, ttl = 0, ctx = 0, ngl = 0;
+    int64_t port = 0, parallel = 0, queue = 0, body = 0, timeout = 0, ttl = 0, ctx = 0, ngl = 0, audio_mb = 0, threads_n = 0;
     for (Status s : {get("port", 8080, 0, 65535, port), get("parallel", 4, 1, 256, parallel), get("max-queue", 64, 1, 100000, queue),
                      get("max-body", 8 << 20, 1024, int64_t(1) << 32, body), get("timeout", 30, 1, 86400, timeout), get("idle-ttl", 0, 0, INT32_MAX, ttl),
-                     get("ctx-size", 0, 0, int64_t(1) << 24, ctx)})
+                     get("ctx-size", 0, 0, int64_t(1) << 24, ctx), get("max-audio-mb", 100, 1, 4096, audio_mb), get("threads", 0, 0, 4096, threads_n)})
         if (!s.ok()) return report("serve", s);
     // -ngl N or auto (the default: the planner places the layers).
     if (args.has("n-gpu-layers") && args.get("n-gpu-layers") != "auto")
@@ -83,6 +89,7 @@ int cmd_serve(int argc, char** argv) {
     cfg.parallel = int(parallel);
     cfg.max_queue = int(queue);
     cfg.idle_ttl_s = ttl;
+    cfg.max_audio_bytes = size_t(audio_mb) << 20;
 
     std::vector<std::string> files = args.positional();
     if (args.has("model")) files.insert(files.begin(), args.get("model"));
@@ -127,11 +134,32 @@ int cmd_serve(int argc, char** argv) {
 
     if (!server::is_loopback_host(cfg.http.host) && cfg.http.api_key.empty())
         VKAI_LOG_WARN("serve: listening on %s without --api-key: anyone who can reach this address can use the models", cfg.http.host.c_str());
-    auto srv = server::Server::start(cfg, loader);
+    // Whisper models open --device like `vkai transcribe` (auto: a Vulkan GPU if there is one), and
+    // run on the CPU when the device cannot hold or run them.
+    const std::string vram = args.get("vram", "");
+    server::WhisperLoader wloader = [=](const server::ModelSpec& spec) -> Result<server::LoadedWhisper> {
+        std::vector<std::string> a = {"serve", "-m", spec.path, "--device", device, "-t", threads};
+        if (!vram.empty()) a.insert(a.end(), {"--vram", vram});
+        std::vector<char*> av;
+        for (auto& s : a) av.push_back(s.data());
+        Args wargs("serve", "", model_options());
+        VKAI_TRY(wargs.parse(int(av.size()), av.data()));
+        server::LoadedWhisper w;
+        w.threads = int(threads_n);
+        VKAI_ASSIGN_OR_RETURN(w.model, whisper::Model::load(spec.path));
+        std::string why;
+        VKAI_ASSIGN_OR_RETURN(w.backend, open_device(wargs, why));
+        w.device = w.backend->name() + " (" + why + ")";
+        auto rt = whisper::Runtime::create(*w.model, *w.backend);
+        if (rt.ok()) w.rt = std::move(*rt);
+        else VKAI_TRY(w.fall_back_to_cpu(rt.status()));
+        return w;
+    };
+    auto srv = server::Server::start(cfg, loader, wloader);
     if (!srv.ok()) return report("serve", srv.status());
     std::fprintf(stderr, "vkai serve: listening on http://%s:%d (OpenAI base URL http://%s:%d/v1); models:", cfg.http.host.c_str(), (*srv)->port(),
                  cfg.http.host.c_str(), (*srv)->port());
-    for (const auto& m : cfg.models) std::fprintf(stderr, " %s", m.id.c_str());
+    for (const auto& m : (*srv)->models().specs()) std::fprintf(stderr, " %s%s", m.id.c_str(), m.kind == server::ModelKind::whisper ? " (whisper)" : "");
     std::fprintf(stderr, "\n");
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
