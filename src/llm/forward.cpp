@@ -15,7 +15,18 @@ namespace vkai::llm {
 namespace {
 
 // Activation slots (each a backend buffer sized for n_batch tokens).
-enum Slot { X, H, Q, K, V, ATTN, GATE, UP, MASK, XSEL, LOGITS, ROUTER, XE, YE, MOE_OUT, N_SLOTS };
+// MoE: ROUTER holds the router probabilities (n_expert, n) and, behind them, a copy of the input
+// when the experts run on the CPU (one download fetches both); MOE_W the routing weights as rows
+// for the device's experts; LOGITS (free during the layers) their outputs when n > 1.
+enum Slot { X, H, Q, K, V, ATTN, GATE, UP, MASK, XSEL, LOGITS, ROUTER, XE, YE, MOE_W, N_SLOTS };
+
+// Expert e of a (k, m, n_expert) expert tensor as a 2-D weight.
+Tensor expert_slice(const Tensor& w, int64_t e) {
+    Tensor s = w;
+    s.data = static_cast<uint8_t*>(w.data) + uint64_t(e) * w.nb[2];
+    s.ne[2] = 1;
+    return s;
+}
 
 } // namespace
 
@@ -42,6 +53,7 @@ size_t Context::mask_floats() const { return size_t(params_.n_ctx) * size_t(std:
 
 Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextParams& p) {
     if (p.n_batch < 1 || p.n_batch > 65536) return fail(Code::invalid_argument, "batch size %lld out of range [1, 65536]", (long long)p.n_batch);
+    if (p.n_cpu_moe < 0) return fail(Code::invalid_argument, "n_cpu_moe %lld must be >= 0", (long long)p.n_cpu_moe);
     std::unique_ptr<Context> c(new Context(model, p));
     // The CPU backend: the caller's when it passed one, else our own.
     const bool gpu = p.backend && p.backend->name() != "cpu";
@@ -57,6 +69,7 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
 
 Result<DryRun> Context::measure(const Model& model, const ContextParams& p) {
     if (p.n_batch < 1 || p.n_batch > 65536) return fail(Code::invalid_argument, "batch size %lld out of range [1, 65536]", (long long)p.n_batch);
+    if (p.n_cpu_moe < 0) return fail(Code::invalid_argument, "n_cpu_moe %lld must be >= 0", (long long)p.n_cpu_moe);
     plan::MeasureBackend cpu("cpu", true), gpu("dry-run", false);
     DryRun r;
     {
@@ -73,6 +86,22 @@ Result<DryRun> Context::measure(const Model& model, const ContextParams& p) {
     return r;
 }
 
+Result<Context::DecodeCount> Context::count_decode(const Model& model, const ContextParams& p) {
+    if (p.n_cpu_moe < 0) return fail(Code::invalid_argument, "n_cpu_moe %lld must be >= 0", (long long)p.n_cpu_moe);
+    plan::MeasureBackend cpu("cpu", true), gpu("dry-run", false);
+    cpu.count_ops(false);
+    gpu.count_ops(true);
+    std::unique_ptr<Context> c(new Context(model, p));
+    VKAI_TRY(c->init(&cpu, &gpu));
+    c->mask_host_.resize(c->mask_floats());
+    auto cpu_calls = [&] { return cpu.ops() + cpu.uploads() + cpu.downloads(); };
+    const int64_t o0 = gpu.ops() + gpu.uploads(), c0 = cpu_calls(), d0 = gpu.downloads();
+    Batch b;
+    b.add(0, 0, 0, true);
+    VKAI_TRY(c->decode(b));
+    return DecodeCount{gpu.ops() + gpu.uploads() - o0, cpu_calls() - c0, gpu.downloads() - d0};
+}
+
 Status Context::init(Backend* cpu, Backend* gpu) {
     const HParams& h = model_.hp();
     execs_.clear();
@@ -86,6 +115,10 @@ Status Context::init(Backend* cpu, Backend* gpu) {
         layer_be.push_back(execs_[size_t(layer_exec_.back())].be);
     }
     head_exec_ = gpu && n_main_layers_ == h.n_layer ? 1 : 0;
+    cpu_experts_.assign(size_t(h.n_layer), 0);
+    if (h.n_expert > 0)
+        for (int64_t l = 0; l < h.n_layer; ++l)
+            cpu_experts_[size_t(l)] = layer_exec_[size_t(l)] != 0 && (params_.cpu_moe || l >= h.n_layer - params_.n_cpu_moe);
     VKAI_ASSIGN_OR_RETURN(kv_, KvCache::create(h, params_.n_ctx, params_.kv_type, layer_be));
     VKAI_TRY(place_weights());
     for (auto& e : execs_) VKAI_TRY(alloc_activations(e));
@@ -111,10 +144,12 @@ Status Context::alloc_activations(Exec& e) {
     floats[XSEL] = embd * nb;
     floats[LOGITS] = uint64_t(h.n_vocab) * nb;
     if (h.n_expert > 0) {
-        floats[ROUTER] = uint64_t(h.n_expert) * nb;
+        const uint64_t k = uint64_t(h.n_expert_used);
+        floats[ROUTER] = uint64_t(h.n_expert) * nb + embd * nb;
         floats[XE] = embd * nb;
         floats[YE] = embd * nb;
-        floats[MOE_OUT] = embd * nb;
+        floats[MOE_W] = uint64_t(h.n_ff_exp) * std::max(nb, k);
+        floats[LOGITS] = std::max(floats[LOGITS], embd * k * nb);
     }
     e.act.assign(N_SLOTS, nullptr);
     e.act_bytes.assign(N_SLOTS, 0);
@@ -151,7 +186,7 @@ Status Context::place_weights() {
         for (Tensor* t : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.bq, &L.bk, &L.bv, &L.q_norm, &L.k_norm, &L.wo, &L.ffn_norm, &L.ffn_gate,
                           &L.ffn_up, &L.ffn_down, &L.router, &L.gate_exps, &L.up_exps, &L.down_exps}) {
             const bool expert = t == &L.gate_exps || t == &L.up_exps || t == &L.down_exps;
-            if (expert && params_.cpu_moe) continue; // stays in the mapped file; ffn_moe runs it on the CPU
+            if (expert && cpu_experts_[l]) continue; // stays in the mapped file; ffn_moe runs it on the CPU
             VKAI_TRY(place(*t, be));
         }
     }
@@ -192,24 +227,31 @@ void Context::ffn_dense(Exec& e, const LayerWeights& L, Tensor& h, Tensor& x, in
 }
 
 // Experts: route each token to its top-k experts (softmax over the router logits), then run each
-// expert once on all the tokens routed to it. h holds the normalized input and receives the output.
-// Routing is decided on the host (the router logits are downloaded), as the expert choice decides
-// which weights the next ops read.
-Status Context::ffn_moe(Exec& ex, const LayerWeights& L, Tensor& h, int64_t n) {
+// expert once on all the tokens routed to it, and add the weighted outputs to x. Routing is decided
+// on the host (the probabilities are downloaded: the expert choice decides which weights the next
+// ops read): one round trip per layer, which also fetches h when the experts run on the CPU.
+Status Context::ffn_moe(Exec& ex, int64_t l, Tensor& h, Tensor& x, int64_t n) {
     const HParams& hp = model_.hp();
+    const LayerWeights& L = w_.layers[size_t(l)];
     Backend& be = *ex.be;
-    const int64_t ne = hp.n_expert, k = hp.n_expert_used, d = hp.n_embd, ff = hp.n_ff_exp;
+    const int64_t ne = hp.n_expert, k = hp.n_expert_used, d = hp.n_embd;
+    const bool cpu_experts = cpu_experts_[size_t(l)] != 0;
     Tensor r = ex.t(ROUTER, ne, n);
     be.mul_mat(L.router, h, r);
     be.softmax(r, nullptr, 1.0f, r);
-    std::vector<float> probs(size_t(ne * n));
-    VKAI_TRY(be.download(probs.data(), r.data, probs.size() * 4));
+    const size_t np = size_t(ne * n);
+    moe_host_.resize(np + (cpu_experts ? size_t(d * n) : 0));
+    if (cpu_experts) { // h right behind the probabilities: the same download brings it
+        Tensor hc = make_tensor(DType::F32, static_cast<uint8_t*>(r.data) + np * 4, d, n);
+        be.copy(h, hc);
+    }
+    VKAI_TRY(be.download(moe_host_.data(), r.data, moe_host_.size() * 4));
 
     std::vector<int32_t> chosen(size_t(n * k));
     std::vector<float> weight(size_t(n * k));
     std::vector<int32_t> order(static_cast<size_t>(ne));
     for (int64_t t = 0; t < n; ++t) {
-        const float* p = probs.data() + t * ne;
+        const float* p = moe_host_.data() + t * ne;
         std::iota(order.begin(), order.end(), 0);
         std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
         float sum = 0;
@@ -219,16 +261,24 @@ Status Context::ffn_moe(Exec& ex, const LayerWeights& L, Tensor& h, int64_t n) {
             weight[size_t(t * k + j)] = model_.arch().moe_norm_topk && sum > 0 ? p[order[size_t(j)]] / sum : p[order[size_t(j)]];
         }
     }
-    // cpu_moe: the experts run on the CPU exec on a host copy of h (their weights stay mapped).
-    const bool on_cpu = params_.cpu_moe && ex.be != execs_[0].be;
-    Exec& xx = on_cpu ? execs_[0] : ex;
+    if (be.uses_host_memory() || cpu_experts) return experts_on_host(ex, L, h, x, n, chosen, weight, cpu_experts ? moe_host_.data() + np : nullptr);
+    return experts_on_device(ex, L, h, x, n, chosen, weight);
+}
+
+// The experts on the CPU (their weights in the mapped file), on h (on the CPU already, or h_host:
+// the downloaded copy); out[token] += weight * expert output is summed on the host, uploaded into
+// h and added to x on the layer's backend.
+Status Context::experts_on_host(Exec& ex, const LayerWeights& L, Tensor& h, Tensor& x, int64_t n, const std::vector<int32_t>& chosen,
+                                const std::vector<float>& weight, const float* h_host) {
+    const HParams& hp = model_.hp();
+    const int64_t ne = hp.n_expert, k = hp.n_expert_used, d = hp.n_embd, ff = hp.n_ff_exp;
+    Exec& xx = execs_[0];
     Backend& eb = *xx.be;
     Tensor hx = h;
-    if (on_cpu) {
+    if (h_host) {
         hx = xx.t(H, d, n);
-        VKAI_TRY(be.download(hx.data, h.data, uint64_t(d * n) * 4));
+        VKAI_TRY(eb.upload(hx.data, h_host, uint64_t(d * n) * 4)); // a copy on the CPU backend
     }
-    // out[token] += weight * expert output, summed on the host (k small experts per token).
     std::vector<float> out(size_t(d * n), 0.0f), ye_host;
     std::vector<int32_t> toks;
     std::vector<float> wts;
@@ -244,17 +294,11 @@ Status Context::ffn_moe(Exec& ex, const LayerWeights& L, Tensor& h, int64_t n) {
         const int64_t m = int64_t(toks.size());
         Tensor xe = xx.t(XE, d, m), ye = xx.t(YE, d, m), g = xx.t(GATE, ff, m), u = xx.t(UP, ff, m);
         eb.get_rows(hx, toks.data(), m, xe);
-        auto slice = [e](const Tensor& w) {
-            Tensor s = w;
-            s.data = static_cast<uint8_t*>(w.data) + uint64_t(e) * w.nb[2];
-            s.ne[2] = 1;
-            return s;
-        };
-        eb.mul_mat(slice(L.gate_exps), xe, g);
-        eb.mul_mat(slice(L.up_exps), xe, u);
+        eb.mul_mat(expert_slice(L.gate_exps, e), xe, g);
+        eb.mul_mat(expert_slice(L.up_exps, e), xe, u);
         eb.silu(g, g);
         eb.mul(g, u, g);
-        eb.mul_mat(slice(L.down_exps), g, ye);
+        eb.mul_mat(expert_slice(L.down_exps, e), g, ye);
         ye_host.resize(size_t(d * m));
         VKAI_TRY(eb.download(ye_host.data(), ye.data, ye_host.size() * 4));
         for (int64_t j = 0; j < m; ++j) {
@@ -263,7 +307,102 @@ Status Context::ffn_moe(Exec& ex, const LayerWeights& L, Tensor& h, int64_t n) {
             for (int64_t i = 0; i < d; ++i) o[i] += wts[size_t(j)] * y[i];
         }
     }
-    return be.upload(h.data, out.data(), out.size() * 4);
+    VKAI_TRY(ex.be->upload(h.data, out.data(), out.size() * 4));
+    ex.be->add(x, h, x);
+    return {};
+}
+
+// The experts on the layer's device: nothing of theirs comes back to the host. Each expert's
+// up projection (ff, m) is scaled by its tokens' routing weights (silu(g) * (u w) = w (silu(g) u),
+// and the down projection is linear: this weights the expert's output); the weights go up as rows
+// of ff copies. One token: SwiGLU, the down projection and the add into x are one fused call. More: expert outputs land in their slot
+// j * n + t of ys (the LOGITS slot, free during the layers) and the k slots of every token are
+// added to x (every slot is written: a token's k experts are distinct).
+Status Context::experts_on_device(Exec& ex, const LayerWeights& L, const Tensor& h, Tensor& x, int64_t n, const std::vector<int32_t>& chosen,
+                                  const std::vector<float>& weight) {
+    const HParams& hp = model_.hp();
+    Backend& be = *ex.be;
+    const int64_t ne = hp.n_expert, k = hp.n_expert_used, d = hp.n_embd, ff = hp.n_ff_exp, nk = n * k;
+    const bool chain = n == 1 && be.fuses_mul_mat_add(L.down_exps.type, 1);
+    const bool glu = n == 1 && be.fuses_swiglu_mul_mat_add(L.down_exps.type, 1); // SwiGLU, down and add in one call
+    // (token, slot, weight) grouped by expert, in expert order: start[e] .. start[e + 1]
+    std::vector<int64_t> start(size_t(ne + 1), 0);
+    for (int64_t i = 0; i < nk; ++i) ++start[size_t(chosen[size_t(i)] + 1)];
+    for (int64_t e = 0; e < ne; ++e) start[size_t(e + 1)] += start[size_t(e)];
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    std::vector<int32_t> toks(static_cast<size_t>(nk)), slots(static_cast<size_t>(nk));
+    moe_w_.resize(size_t(nk * ff));
+    for (int64_t i = 0; i < nk; ++i) {
+        const int64_t at = fill[size_t(chosen[size_t(i)])]++, t = i / k, j = i % k;
+        toks[size_t(at)] = int32_t(t);
+        slots[size_t(at)] = int32_t(j * n + t);
+        std::fill_n(moe_w_.data() + at * ff, ff, weight[size_t(i)]);
+    }
+    // All weight rows in one upload when they fit the slot (always for one token), else per expert.
+    const bool one_upload = uint64_t(nk * ff) * 4 <= ex.act_bytes[MOE_W];
+    if (one_upload) VKAI_TRY(be.upload(ex.act[MOE_W], moe_w_.data(), uint64_t(nk * ff) * 4));
+    Tensor ys = ex.t(LOGITS, d, nk);
+    for (int64_t e = 0; e < ne; ++e) {
+        const int64_t a = start[size_t(e)], m = start[size_t(e + 1)] - a;
+        if (m == 0) continue;
+        Tensor xe = h;
+        if (n > 1) {
+            xe = ex.t(XE, d, m);
+            be.get_rows(h, toks.data() + a, m, xe);
+        }
+        Tensor g = ex.t(GATE, ff, m), u = ex.t(UP, ff, m);
+        be.mul_mat(expert_slice(L.gate_exps, e), xe, g);
+        be.mul_mat(expert_slice(L.up_exps, e), xe, u);
+        Tensor w = ex.t(MOE_W, ff, m);
+        if (one_upload) w.data = static_cast<uint8_t*>(ex.act[MOE_W]) + uint64_t(a * ff) * 4;
+        else VKAI_TRY(be.upload(w.data, moe_w_.data() + a * ff, uint64_t(m * ff) * 4));
+        be.mul(u, w, u); // silu(g) * (u * w) = w * (silu(g) * u)
+        if (glu) {
+            be.swiglu_mul_mat_add(expert_slice(L.down_exps, e), g, u, x, x);
+            continue;
+        }
+        be.swiglu(g, u, g);
+        if (chain) {
+            be.mul_mat_add(expert_slice(L.down_exps, e), g, x, x);
+        } else {
+            Tensor ye = ex.t(YE, d, m);
+            be.mul_mat(expert_slice(L.down_exps, e), g, ye);
+            be.set_rows(ye, slots.data() + a, ys);
+        }
+    }
+    if (!chain && !glu)
+        for (int64_t j = 0; j < k; ++j) {
+            Tensor yj = make_tensor(DType::F32, static_cast<uint8_t*>(ys.data) + uint64_t(j * n * d) * 4, d, n);
+            be.add(x, yj, x);
+        }
+    return {};
+}
+
+int64_t Context::n_gpu_expert_layers() const {
+    if (model_.hp().n_expert == 0) return 0;
+    int64_t c = 0;
+    for (size_t l = 0; l < layer_exec_.size(); ++l) c += layer_exec_[l] != 0 && !cpu_experts_[l];
+    return c;
+}
+
+DecodeOps decode_ops(const Model& m, bool gpu) {
+    const HParams& hp = m.hp();
+    const LayerWeights& L = m.weights().layers.front();
+    DecodeOps o;
+    // rms_norm, q, k, v, (3 bias adds), (q/k norms), 2 ropes, 2 cache writes, attention, output
+    // projection (+ residual add: fused on the GPU for one token), ffn norm
+    o.attn = 1 + 3 + (L.bq.data ? 3 : 0) + (L.q_norm.data ? 2 : 0) + 2 + 2 + 1 + (gpu ? 1 : 2) + 1;
+    o.head = gpu ? 3 : 4; // row selection, output norm, head (+ the logits' download: a GPU's is a round trip)
+    if (hp.n_expert == 0) {
+        o.ffn = gpu ? 3 : 5; // gate, up, swiglu, down, add (on the GPU: swiglu, down and add in one)
+        return o;
+    }
+    const int64_t k = hp.n_expert_used;
+    o.ffn = gpu ? 2 : 3;                        // router, softmax (+ the probabilities' download, see head)
+    o.experts_cpu = 7 * k + 1;                  // per expert: gather, gate, up, silu, mul, down, download; + h's copy
+    o.experts = gpu ? 4 * k + 1 : 7 * k + 2;    // gate, up, weight, swiglu+down+add; one weights upload | + upload, add
+    o.cpu_experts_gpu_side = gpu ? 3 : 0;       // copy of h, upload of the sum, add
+    return o;
 }
 
 Status Context::decode(const Batch& b) {
@@ -293,6 +432,7 @@ Status Context::fallback_to_cpu(const Status& why) {
     params_.backend = nullptr;
     params_.n_gpu_layers = 0;
     params_.cpu_moe = false;
+    params_.n_cpu_moe = 0;
     VKAI_TRY(init(cpu, nullptr));
     gpu_failed_ = false;
     fallback_reason_ = from + ": " + why.message();
@@ -400,8 +540,7 @@ Status Context::decode_impl(const Batch& b, bool& claimed) {
         }
         be.rms_norm(x, &L.ffn_norm, hp.norm_eps, h);
         if (hp.n_expert > 0) {
-            VKAI_TRY(ffn_moe(e, L, h, n));
-            be.add(x, h, x);
+            VKAI_TRY(ffn_moe(e, l, h, x, n));
         } else {
             ffn_dense(e, L, h, x, n);
         }

@@ -41,8 +41,25 @@ struct ContextParams {
     int64_t n_gpu_layers = -1;
     // MoE: the experts' weights of GPU layers stay in the mapped file and their FFN runs on the CPU
     // (routing is decided on the host anyway); the router and attention stay on the GPU.
+    // cpu_moe: every GPU layer's experts; n_cpu_moe: those of the last n_cpu_moe layers of the
+    // model (layers [n_layer - n_cpu_moe, n_layer)), so the GPU keeps the experts of the first ones.
     bool cpu_moe = false;
+    int64_t n_cpu_moe = 0;
 };
+
+// Backend calls and host round trips of one decode step of one token, per layer, by where the
+// layer and its experts run: what the planner's cost model prices (plan::Footprint::ops). The
+// forward pass issues exactly these (tests/unit/test_plan_model.cpp counts them in a dry run).
+struct DecodeOps {
+    int64_t attn = 0;        // attention block incl. both norms (on the layer's device)
+    int64_t ffn = 0;         // dense FFN, or the MoE router (on the layer's device)
+    int64_t experts = 0;     // the chosen experts of one token on the layer's device
+    int64_t experts_cpu = 0; // the same experts on the CPU for a GPU layer (CPU backend calls)
+    int64_t cpu_experts_gpu_side = 0; // a GPU layer whose experts run on the CPU: what it adds on the GPU
+    int64_t head = 0;        // row selection, output norm, head
+};
+// gpu: counted as the GPU backend issues them (fused projection + residual add for one token).
+DecodeOps decode_ops(const Model& model, bool gpu);
 
 // The bytes a Context allocates, measured by a dry run (Context::measure): per side and tag.
 struct DryRun {
@@ -58,6 +75,13 @@ public:
     // Dry run: creates this Context on measuring backends (no memory touched, nothing uploaded) with
     // a GPU present for params.n_gpu_layers layers; params.backend is ignored.
     static Result<DryRun> measure(const Model& model, const ContextParams& params);
+    // Dry run of one decode step of one token on counting backends (a GPU that fuses like Vulkan):
+    // backend calls per side (ops, uploads, downloads; the GPU side's uploads count, its downloads
+    // are gpu_downloads: each one a round trip to the host).
+    struct DecodeCount {
+        int64_t gpu_ops = 0, cpu_ops = 0, gpu_downloads = 0;
+    };
+    static Result<DecodeCount> count_decode(const Model& model, const ContextParams& params);
     ~Context();
 
     // Evaluates the batch; afterwards logits(i) holds the logits of the i-th token that wanted them.
@@ -72,6 +96,8 @@ public:
     KvCache& kv() { return kv_; }
     Backend& backend() { return *execs_.back().be; } // the main backend (the CPU when there is no GPU)
     int64_t n_gpu_layers() const { return n_main_layers_; }
+    // GPU layers whose experts' weights are on the GPU (the first ones); 0 for a dense model.
+    int64_t n_gpu_expert_layers() const;
     const ContextParams& params() const { return params_; }
 
     // Run-time fallback. After decode() failed with device_lost / out_of_memory from the GPU,
@@ -103,19 +129,26 @@ private:
     Status place_weights();
     Status move_x(const Exec& from, const Exec& to, int64_t n);
     void ffn_dense(Exec& e, const LayerWeights& L, Tensor& h, Tensor& x, int64_t n);
-    Status ffn_moe(Exec& e, const LayerWeights& L, Tensor& h, int64_t n);
+    // MoE FFN of layer l: routes on the host, runs the experts (on the device or the CPU) and adds
+    // their output to x. h: the normalized input (clobbered).
+    Status ffn_moe(Exec& e, int64_t l, Tensor& h, Tensor& x, int64_t n);
+    Status experts_on_device(Exec& e, const LayerWeights& L, const Tensor& h, Tensor& x, int64_t n, const std::vector<int32_t>& chosen,
+                             const std::vector<float>& weight);
+    Status experts_on_host(Exec& e, const LayerWeights& L, Tensor& h, Tensor& x, int64_t n, const std::vector<int32_t>& chosen,
+                           const std::vector<float>& weight, const float* h_host);
 
     const Model& model_;
     ContextParams params_;
     std::unique_ptr<Backend> cpu_backend_; // ours when the caller passed no CPU backend
     std::vector<Exec> execs_;              // [0] = CPU; [1] = the main backend when it is not the CPU
     std::vector<int> layer_exec_;          // per layer: index into execs_
+    std::vector<uint8_t> cpu_experts_;     // per layer: a GPU layer whose experts run on the CPU
     int head_exec_ = 0;                    // where the output norm and head run
     int64_t n_main_layers_ = 0;
     KvCache kv_;
     Weights w_;                                            // the weights as each layer's backend sees them
     std::vector<std::pair<Backend*, void*>> uploaded_;     // backend allocations holding uploaded weights
-    std::vector<float> mask_host_, logits_, x_host_;
+    std::vector<float> mask_host_, logits_, x_host_, moe_host_, moe_w_;
     int64_t n_logits_ = 0;
     std::vector<int32_t> cell_token_; // per KV cell: the token it holds (for the CPU rebuild)
     bool gpu_failed_ = false;

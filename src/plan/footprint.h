@@ -19,6 +19,16 @@ struct LayerBytes {
     uint64_t total() const { return attn + ffn + experts; }
 };
 
+// Backend calls of one decode step of one token per layer, by where its parts run (llm::DecodeOps:
+// the forward pass's own count, checked against a counting dry run).
+struct LayerOps {
+    int64_t attn = 0, ffn = 0;  // attention block, dense FFN or MoE router
+    int64_t experts = 0;        // the chosen experts on the layer's device
+    int64_t experts_cpu = 0;    // the chosen experts on the CPU for a GPU layer (CPU side)
+    int64_t cpu_experts_gpu_side = 0; // what a GPU layer with CPU experts adds on the GPU
+    int64_t head = 0;
+};
+
 // Activation bytes of one Context at a context size, as its dry run allocated them.
 struct ComputeBytes {
     int64_t n_ctx = 0;
@@ -38,6 +48,7 @@ struct Footprint {
     uint64_t kv_cell_layer = 0; // K + V bytes of one cell in one layer
     std::string kv_type = "f16";
     std::vector<ComputeBytes> compute; // measured, one per context size the plan may choose
+    LayerOps ops_gpu, ops_cpu;         // per layer on the GPU / on the CPU (cost model; 0 = not priced)
 
     uint64_t weights() const; // every tensor byte (the head counted once, as in the file)
     const ComputeBytes* compute_at(int64_t n_ctx) const;

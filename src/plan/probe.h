@@ -9,7 +9,30 @@
 #include <string>
 #include <string_view>
 
+namespace vkai {
+class Backend;
+}
+
 namespace vkai::plan {
+
+// What one generated token costs on each side, for the plan's cost model (plan.h): read bandwidth,
+// the time of one small backend call in a dependent chain (host recording + launch + sync share),
+// a round trip to the host (a GPU download: submit, wait, copy back) and the wake-up of the CPU's
+// thread pool after it slept through a GPU wait.
+struct Rates {
+    double gpu_gbs = 300, cpu_gbs = 20;     // GB/s (1e9 B/s)
+    double gpu_op_us = 10, cpu_op_us = 2;   // microseconds per backend call
+    double round_trip_us = 50, cpu_wake_us = 20;
+    std::string source = "assumed";          // "assumed", "measured" or "VKAI_PLAN_RATES"
+};
+
+// Measures the rates above: the backends' read_bandwidth() (a temporary buffer of up to 1 GiB on
+// each side, ~0.1-0.5 s) and chains of small ops. gpu null: GPU fields keep their assumed values.
+// Errors only from the backends (a failed allocation, a lost device).
+Result<Rates> measure_rates(Backend* gpu, Backend& cpu);
+// VKAI_PLAN_RATES: "gpu_gbs=3000,cpu_gbs=60,gpu_op_us=8,cpu_op_us=3,rt_us=40,wake_us=30" (any
+// subset, over `r`); invalid_argument naming the bad field.
+Status parse_rates(std::string_view spec, Rates& r);
 
 struct Probe {
     bool has_gpu = false;        // a GPU backend was created and may take layers
@@ -19,6 +42,7 @@ struct Probe {
     uint64_t gpu_cap = 0;        // --vram: at most this many device bytes in all; 0 = no cap
     uint64_t host_available = 0; // MemAvailable
     int cpu_threads = 0;
+    Rates rates;                 // assumed unless measured (MoE placements are priced by them)
 };
 
 // MemAvailable from /proc/meminfo (bytes); falls back to sysconf free pages where the file is absent.

@@ -24,7 +24,8 @@ if json "$tmp/j" 'assert d["use_gpu"] is False and d["n_ctx"]==256 and d["speed_
     [ "$(kv "$tmp/j2")" -eq $(( $(kv "$tmp/j") * 2 )) ]; then ok; else bad "plan --json: $(head -c 400 "$tmp/j")"; fi
 
 # a simulated GPU (--vram without a GPU in use): plenty -> all layers; too little -> the CPU;
-# the MoE golden with a budget between "all" and "all but the experts" -> experts on the CPU
+# the MoE golden with a budget just below "all", priced by bytes alone (VKAI_PLAN_RATES: round trips
+# and calls free) -> every layer on the GPU, the last layer's experts on the CPU
 "$VKAI" plan -m $MODEL --device cpu --vram 1G --json > "$tmp/j" 2>/dev/null
 if json "$tmp/j" 'assert d["use_gpu"] and d["n_gpu_layers"]==5 and d["head_on_gpu"] and d["gpu_bytes"]<=d["gpu_usable"]<=d["gpu_cap"]==1<<30, d'; then ok; else bad "plan --vram 1G: $(head -c 400 "$tmp/j")"; fi
 "$VKAI" plan -m $MODEL --device cpu --vram 100M --json > "$tmp/j" 2>/dev/null
@@ -33,8 +34,15 @@ if json "$tmp/j" 'assert not d["use_gpu"] and d["gpu_bytes"]==0, d'; then ok; el
 full=$(json "$tmp/full.json" 'print(d["gpu_bytes"])')
 # usable = vram - 256 MiB - 2%: pick vram so that usable is just below the full placement
 vram=$(python3 -c "print(int(($full - 1 + (256<<20)) / 0.98))")
+export VKAI_PLAN_RATES=gpu_gbs=3000,cpu_gbs=50,gpu_op_us=0,cpu_op_us=0,rt_us=0,wake_us=0
 "$VKAI" plan -m $MOE --device cpu --vram "$vram" --json > "$tmp/j" 2>/dev/null
-if json "$tmp/j" 'assert d["use_gpu"] and d["cpu_moe"] and d["n_gpu_layers"]==d["n_layer"] and d["speed_class"]=="gpu+cpu-experts", d'; then ok; else bad "plan MoE experts first: $(head -c 600 "$tmp/j")"; fi
+if json "$tmp/j" 'assert d["use_gpu"] and d["n_cpu_moe"]==1 and d["n_gpu_experts"]==1 and not d["cpu_moe"] and d["n_gpu_layers"]==d["n_layer"] and d["speed_class"]=="gpu+cpu-experts" and d["rates"]["source"]=="VKAI_PLAN_RATES", d'; then ok; else bad "plan MoE experts first: $(head -c 600 "$tmp/j")"; fi
+# forced expert placement: --n-cpu-moe N and --cpu-moe, in the JSON and the table
+"$VKAI" plan -m $MOE --device cpu --vram 1G --n-cpu-moe 1 --json > "$tmp/j" 2>/dev/null
+if json "$tmp/j" 'assert d["n_cpu_moe"]==1 and d["n_gpu_experts"]==1 and d["n_gpu_layers"]==2 and len(d["alternatives"])==5 and d["estimate"]["tok_s"]>0, d'; then ok; else bad "plan --n-cpu-moe 1: $(head -c 600 "$tmp/j")"; fi
+"$VKAI" plan -m $MOE --device cpu --vram 1G --cpu-moe > "$tmp/t" 2>/dev/null
+if grep -q "^layers 0-1 experts *cpu" "$tmp/t" && grep -q "^placement: 2 of 2 layers on the GPU, their experts on the CPU" "$tmp/t" && grep -q "^  \* all experts on the CPU (--cpu-moe)" "$tmp/t"; then ok; else bad "plan --cpu-moe table: $(cat "$tmp/t")"; fi
+unset VKAI_PLAN_RATES
 
 # bad input: one clean line
 expect_clean_fail "plan without -m" "$VKAI" plan
@@ -42,6 +50,9 @@ expect_clean_fail "plan bad --vram" "$VKAI" plan -m $MODEL --vram lots
 expect_clean_fail "plan bad --ctx" "$VKAI" plan -m $MODEL --ctx 0
 expect_clean_fail "plan bad --ctx-floor" "$VKAI" plan -m $MODEL --ctx-floor -3
 expect_clean_fail "plan bad -ngl" "$VKAI" plan -m $MODEL -ngl many
+expect_clean_fail "plan --cpu-moe and --n-cpu-moe" "$VKAI" plan -m $MOE --cpu-moe --n-cpu-moe 1
+expect_clean_fail "plan bad --n-cpu-moe" "$VKAI" plan -m $MOE --n-cpu-moe -2
+VKAI_PLAN_RATES=rt_us=fast expect_clean_fail "plan bad VKAI_PLAN_RATES" "$VKAI" plan -m $MOE --device cpu --vram 1G
 expect_clean_fail "plan missing file" "$VKAI" plan -m /nonexistent.gguf
 expect_clean_fail "run bad --vram" "$VKAI" run -m $MODEL -p hi --vram 12Q
 
@@ -56,6 +67,10 @@ if "$VKAI" devices 2>/dev/null | grep -q "^vulkan0"; then
     # explicit -ngl still works
     run --device vulkan0 -ngl 2 > "$tmp/vk" 2> "$tmp/err"
     if [ $? -eq 0 ] && cmp -s "$tmp/cpu" "$tmp/vk" && grep -q "2 of 5 layers on it" "$tmp/err"; then ok; else bad "run -ngl 2: $(cat "$tmp/err")"; fi
+    # MoE experts of the last layer on the CPU, the rest on the GPU: the CPU's text
+    "$VKAI" run -m $MOE -p "Once upon a time" -n 12 --temp 0 --device cpu > "$tmp/moecpu" 2>/dev/null
+    "$VKAI" run -m $MOE -p "Once upon a time" -n 12 --temp 0 --device vulkan0 --n-cpu-moe 1 > "$tmp/vk" 2> "$tmp/err"
+    if [ $? -eq 0 ] && cmp -s "$tmp/moecpu" "$tmp/vk" && grep -q "experts of layers 1-1 on the cpu" "$tmp/err" && grep -q "experts of 1 layers on it" "$tmp/err"; then ok; else bad "run --n-cpu-moe 1: $(cat "$tmp/err")"; fi
     # --vram too small for anything: the plan loads on the CPU
     run --device vulkan0 --vram 64M > "$tmp/vk" 2> "$tmp/err"
     if [ $? -eq 0 ] && cmp -s "$tmp/cpu" "$tmp/vk" && grep -q "^device: cpu .*plan: not even one layer" "$tmp/err"; then ok; else bad "run --vram 64M: $(cat "$tmp/err")"; fi

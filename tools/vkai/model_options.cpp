@@ -11,6 +11,7 @@
 #endif
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace vkai::cli {
 
@@ -25,7 +26,8 @@ std::vector<Option> model_options() {
         {"n-gpu-layers", "ngl", "N", "layers on the GPU, the rest on the CPU: auto (default: the memory plan, see vkai plan) or N"},
         {"vram", "", "BYTES", "use at most this much GPU memory, e.g. 8G (default: what the device reports free)"},
         {"ctx-floor", "", "N", "with -ngl auto, shrink the context down to N before moving layers to the CPU (default 2048; with -c: no shrinking)"},
-        {"cpu-moe", "", "", "keep the MoE experts' weights on the CPU (auto: the plan does it when the model does not fit)"},
+        {"cpu-moe", "", "", "MoE: keep every layer's experts on the CPU (default: the plan decides, see vkai plan)"},
+        {"n-cpu-moe", "", "N", "MoE: keep the experts of the last N layers on the CPU, the others' on the GPU"},
     };
 }
 
@@ -187,7 +189,14 @@ Result<PlanInputs> plan_inputs(const Args& a, const llm::Model& model, Backend* 
     in.policy.n_ctx = n_ctx;
     in.policy.ctx_floor = std::min(floor, n_ctx);
     in.policy.n_gpu_layers = ngl;
-    in.policy.cpu_moe = a.has("cpu-moe") ? 1 : (is_auto ? -1 : 0);
+    if (a.has("cpu-moe") && a.has("n-cpu-moe")) return fail(Code::invalid_argument, "--cpu-moe and --n-cpu-moe: give one of them");
+    in.policy.n_cpu_moe = a.has("cpu-moe") ? hp.n_layer : -1;
+    if (a.has("n-cpu-moe")) {
+        VKAI_ASSIGN_OR_RETURN(int64_t k, a.get_int("n-cpu-moe", 0));
+        if (k < 0) return fail(Code::invalid_argument, "--n-cpu-moe must be >= 0, got %lld", (long long)k);
+        in.policy.n_cpu_moe = std::min<int64_t>(k, hp.n_layer);
+    }
+    (void)is_auto;
     in.n_batch = std::min(n_batch, n_ctx);
     in.threads = int(threads);
     fill_probe(in.probe, gpu, vram);
@@ -195,6 +204,10 @@ Result<PlanInputs> plan_inputs(const Args& a, const llm::Model& model, Backend* 
     const int kv_bytes = in.kv_type == DType::F16 ? 2 : 4;
     VKAI_ASSIGN_OR_RETURN(in.footprint, plan::footprint_from_gguf(model.gguf(), hp.n_layer, hp.n_head_kv * hp.head_dim, kv_bytes, hp.n_expert,
                                                                  hp.n_expert_used));
+    auto layer_ops = [](const llm::DecodeOps& o) { return plan::LayerOps{o.attn, o.ffn, o.experts, o.experts_cpu, o.cpu_experts_gpu_side, o.head}; };
+    in.footprint.ops_gpu = layer_ops(llm::decode_ops(model, true));
+    in.footprint.ops_cpu = layer_ops(llm::decode_ops(model, false));
+    if (const char* r = std::getenv("VKAI_PLAN_RATES"); r && *r) VKAI_TRY(plan::parse_rates(r, in.probe.rates));
     // Compute buffers: measured by a dry run of the Context at every context size the plan may pick.
     for (int64_t c : plan::ctx_ladder(in.policy)) {
         llm::ContextParams cp;
@@ -205,6 +218,22 @@ Result<PlanInputs> plan_inputs(const Args& a, const llm::Model& model, Backend* 
         in.footprint.compute.push_back({c, dr.gpu_act, dr.cpu_act + dr.host_mask});
     }
     return in;
+}
+
+Status price_plan(PlanInputs& in, Backend* gpu, bool always) {
+    if (in.footprint.n_expert == 0 || !in.probe.has_gpu || in.probe.rates.source != "assumed") return {};
+    if (!always && (in.policy.n_gpu_layers >= 0 || in.policy.n_cpu_moe >= 0)) return {}; // nothing left to choose
+    cpu::CpuBackend cpu(in.threads);
+    const double t0 = now_s();
+    auto r = plan::measure_rates(gpu, cpu);
+    if (!r.ok()) {
+        VKAI_LOG_WARN("plan: rates not measured (%s): assumed values price the MoE placements", r.status().message().c_str());
+        return {};
+    }
+    in.probe.rates = *r;
+    VKAI_LOG_INFO("plan: rates measured in %.2f s: gpu %.0f GB/s, %.1f us/op, round trip %.0f us; cpu %.1f GB/s, %.1f us/op, wake %.0f us",
+                  now_s() - t0, r->gpu_gbs, r->gpu_op_us, r->round_trip_us, r->cpu_gbs, r->cpu_op_us, r->cpu_wake_us);
+    return {};
 }
 
 Result<std::unique_ptr<Backend>> open_device(const Args& a, std::string& why) {
@@ -237,6 +266,7 @@ Result<LoadedModel> load_model(const Args& a, int64_t default_ctx) {
     VKAI_ASSIGN_OR_RETURN(lm.backend, make_backend(a.get("device", "auto"), int(threads), vram, why));
     const bool gpu = lm.backend->name() != "cpu";
     VKAI_ASSIGN_OR_RETURN(PlanInputs in, plan_inputs(a, *lm.model, gpu ? lm.backend.get() : nullptr, default_ctx));
+    VKAI_TRY(price_plan(in, gpu ? lm.backend.get() : nullptr, false));
 
     // Plan, create; on an allocation failure re-plan below what failed and retry (each retry
     // takes the next smaller entry of the plan's preference list), ending on the CPU.
@@ -257,10 +287,16 @@ Result<LoadedModel> load_model(const Args& a, int64_t default_ctx) {
         cp.backend = lm.backend.get();
         cp.n_gpu_layers = pl.use_gpu ? pl.n_gpu_layers : 0;
         cp.cpu_moe = pl.cpu_moe;
+        cp.n_cpu_moe = pl.n_cpu_moe;
+        std::string experts;
+        if (pl.use_gpu && hp.n_expert > 0 && pl.n_gpu_experts < pl.n_gpu_layers)
+            experts = pl.cpu_moe ? " (experts on the cpu)"
+                                 : " (experts of layers " + std::to_string(pl.n_gpu_experts) + "-" + std::to_string(pl.n_gpu_layers - 1) + " on the cpu)";
         if (pl.use_gpu)
-            VKAI_LOG_INFO("plan: %lld of %lld layers on %s%s, context %lld, %s of %s usable (%s)%s", (long long)pl.n_gpu_layers, (long long)hp.n_layer,
-                          lm.backend->name().c_str(), pl.cpu_moe ? " (experts on the cpu)" : "", (long long)pl.n_ctx, format_bytes(pl.gpu_bytes).c_str(),
-                          format_bytes(pl.gpu_usable).c_str(), pl.reason.c_str(), pl.over_budget ? " OVER BUDGET" : "");
+            VKAI_LOG_INFO("plan: %lld of %lld layers on %s%s, context %lld, %s of %s usable (%s)%s; estimate %.1f tok/s", (long long)pl.n_gpu_layers,
+                          (long long)hp.n_layer, lm.backend->name().c_str(), experts.c_str(), (long long)pl.n_ctx, format_bytes(pl.gpu_bytes).c_str(),
+                          format_bytes(pl.gpu_usable).c_str(), pl.reason.c_str(), pl.over_budget ? " OVER BUDGET" : "",
+                          pl.cost.total() > 0 ? 1.0 / pl.cost.total() : 0.0);
         auto ctx = llm::Context::create(*lm.model, cp);
         if (ctx.ok()) {
             lm.ctx = std::move(*ctx);
@@ -288,8 +324,9 @@ Result<LoadedModel> load_model(const Args& a, int64_t default_ctx) {
     if (lm.backend->name() == "cpu")
         VKAI_LOG_INFO("device: cpu (%d threads, %s kernels; %s)", threads > 0 ? int(threads) : ThreadPool::default_threads(), cpu::simd_name(), why.c_str());
     else {
-        VKAI_LOG_INFO("device: %s (%s), %lld of %lld layers on it, the rest on the cpu", lm.backend->name().c_str(), why.c_str(),
-                      (long long)lm.ctx->n_gpu_layers(), (long long)hp.n_layer);
+        VKAI_LOG_INFO("device: %s (%s), %lld of %lld layers on it, the rest on the cpu%s", lm.backend->name().c_str(), why.c_str(),
+                      (long long)lm.ctx->n_gpu_layers(), (long long)hp.n_layer,
+                      hp.n_expert > 0 ? ("; experts of " + std::to_string(lm.ctx->n_gpu_expert_layers()) + " layers on it").c_str() : "");
         // Everything the forward pass allocates is allocated now: this is vkai's device peak.
         const uint64_t held = lm.backend->memory().in_use;
         VKAI_LOG_INFO("memory: %s holds %s after load (held_bytes=%llu), the plan said %s (plan_bytes=%llu)", lm.backend->name().c_str(),

@@ -12,7 +12,7 @@
 
 namespace vkai::cli {
 
-std::vector<Option> model_options();    // -m, -c, -b, -t, --kv-type, --device, -ngl, --vram, --ctx-floor, --cpu-moe
+std::vector<Option> model_options();    // -m, -c, -b, -t, --kv-type, --device, -ngl, --vram, --ctx-floor, --cpu-moe, --n-cpu-moe
 std::vector<Option> sampling_options(); // --temp, --top-k, --top-p, --min-p, --typical, penalties, --seed
 
 struct LoadedModel {
@@ -38,6 +38,11 @@ struct PlanInputs {
 // The backend for --device (auto: the first GPU, else the CPU), with --vram as its allocation cap.
 Result<std::unique_ptr<Backend>> open_device(const Args& args, std::string& why);
 Result<PlanInputs> plan_inputs(const Args& args, const llm::Model& model, Backend* gpu, int64_t default_ctx = 4096);
+// MoE placements are priced by the cost model: measures the rates (plan::measure_rates, ~0.1-0.5 s)
+// when the model is MoE, a GPU is in the probe and the plan chooses the placement (always: also for
+// a forced one, whose estimate vkai plan prints); VKAI_PLAN_RATES or a failed measurement leave the
+// given/assumed ones. gpu null: the GPU rates stay assumed.
+Status price_plan(PlanInputs& in, Backend* gpu, bool always);
 
 // Loads -m MODEL and creates a context from -c/-b/-t/--kv-type; logs what was loaded and where.
 // -ngl auto (the default) places layers by the plan (src/plan); an allocation failure during load

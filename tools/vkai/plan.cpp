@@ -15,7 +15,7 @@ int cmd_plan(int argc, char** argv) {
     std::vector<Option> opts = model_options();
     opts.push_back({"ctx", "", "N", "context size asked for (same as -c)"});
     opts.push_back({"json", "", "", "print the plan as JSON"});
-    Args args("plan", "-m MODEL [--ctx N] [--vram BYTES] [--json]", opts);
+    Args args("plan", "-m MODEL [--ctx N] [--vram BYTES] [-ngl N] [--cpu-moe | --n-cpu-moe N] [--json]", opts);
     Status st = args.parse(argc, argv);
     if (!st.ok()) return report("plan", st);
     if (args.help_requested()) {
@@ -39,6 +39,8 @@ int cmd_plan(int argc, char** argv) {
         in->probe.gpu_free = in->probe.gpu_cap;
         std::fprintf(stderr, "plan: no GPU in use (%s): planning for a GPU with --vram %s free\n", why.c_str(), args.get("vram").c_str());
     }
+    st = price_plan(*in, gpu, true);
+    if (!st.ok()) return report("plan", st);
     auto pl = plan::make_plan(in->footprint, in->probe, in->policy);
     if (!pl.ok()) return report("plan", pl.status());
     const std::string out = args.has("json") ? plan::format_json(*pl, in->footprint, in->probe) : plan::format_table(*pl, in->footprint, in->probe);
