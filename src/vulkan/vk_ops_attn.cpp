@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 namespace vkai::vk {
@@ -25,6 +26,24 @@ struct AttnPC {
     uint32_t o_bias, o_nb1, o_nb2;
 };
 
+// attention_tiled.comp: the same operands plus the query count (its grid is rounded up to blocks).
+struct AttnTiledPC {
+    AttnPC a;
+    uint32_t n_tok;
+};
+constexpr int64_t kTiledMaxHd = 64, kTiledBq = 32;
+constexpr int64_t kTiledMinTokens = 8;        // fewer queries: one workgroup per (head, query) is as fast
+constexpr uint32_t kTiledSharedBytes = 30976; // attention_tiled.comp's shared arrays
+
+// VKAI_VK_ATTN_TILED=0 keeps every attention on attention.comp (to compare the two on a GPU).
+bool tiled_attention_off() {
+    static const bool off = [] {
+        const char* e = std::getenv("VKAI_VK_ATTN_TILED");
+        return e && e[0] == '0';
+    }();
+    return off;
+}
+
 bool same_params(const RopeParams& a, const RopeParams& b) {
     return a.n_rot == b.n_rot && a.mode == b.mode && a.freq_base == b.freq_base && a.freq_scale == b.freq_scale && a.attn_factor == b.attn_factor;
 }
@@ -35,6 +54,10 @@ void VulkanBackendImpl::attn_pipeline_specs(std::vector<PipelineSpec>& specs) co
     specs.push_back({"rope", 3, sizeof(RopePC)});
     specs.push_back({"attention_f32", 5, sizeof(AttnPC)});
     specs.push_back({"attention_f16", 5, sizeof(AttnPC)});
+    if (dev_->info().max_shared_bytes >= kTiledSharedBytes) {
+        for (const char* v : {"attention_tiled_f32", "attention_tiled_f16", "attention_tiled_hd64_f32", "attention_tiled_hd64_f16"})
+            specs.push_back({v, 5, sizeof(AttnTiledPC)});
+    }
 }
 
 void VulkanBackendImpl::rope(const Tensor& x, const int32_t* pos, const RopeParams& rp, Tensor& y) {
@@ -115,8 +138,6 @@ void VulkanBackendImpl::attention(const Tensor& q, const Tensor& k, const Tensor
     if (!err_.ok() || n_tok == 0 || n_head == 0) return;
     if (hd > 512) return set_error(fail(Code::unsupported, "attention: head_dim %lld > 512 is not implemented on Vulkan", (long long)hd));
     if (n_tok > 65535 || n_head > 65535) return set_error(fail(Code::unsupported, "attention: too many tokens or heads for one dispatch"));
-    const Pipeline* p = pipeline(k.type == DType::F16 ? "attention_f16" : "attention_f32", 5, sizeof(AttnPC));
-    if (!p) return;
     Binding b[5];
     AttnPC pc{};
     auto whole = [&](const Tensor& t, Binding& bd, uint32_t* bias) {
@@ -137,8 +158,22 @@ void VulkanBackendImpl::attention(const Tensor& q, const Tensor& k, const Tensor
     pc.v_nb1 = uint32_t(v.nb[1]), pc.v_nb2 = uint32_t(v.nb[2]);
     pc.m_nb1 = uint32_t(mask.nb[1]);
     pc.o_nb1 = uint32_t(out.nb[1]), pc.o_nb2 = uint32_t(out.nb[2]);
+    // Many queries (whisper's encoder, prompts) of a head size <= 64 and a multiple of 4: blocks of 32
+    // queries share each K/V tile (a variant with fixed loops for 64). Its loads need 4-byte aligned
+    // f16 rows (f32 rows always are).
+    const bool aligned = ((pc.k_bias | pc.k_nb1 | pc.k_nb2 | pc.v_bias | pc.v_nb1 | pc.v_nb2) & 3u) == 0u;
+    const bool tiled = hd <= kTiledMaxHd && hd % 4 == 0 && n_tok >= kTiledMinTokens && aligned && dev_->info().max_shared_bytes >= kTiledSharedBytes &&
+                       !tiled_attention_off();
+    const std::string tiled_name = std::string(hd == 64 ? "attention_tiled_hd64_" : "attention_tiled_") + (k.type == DType::F16 ? "f16" : "f32");
+    const Pipeline* p = tiled ? pipeline(tiled_name, 5, sizeof(AttnTiledPC))
+                              : pipeline(k.type == DType::F16 ? "attention_f16" : "attention_f32", 5, sizeof(AttnPC));
     if (!p || !err_.ok()) return;
     rec_->add_flops(attention_flops(q, k)); // the submit budget's estimate (vk_commands.h)
+    if (tiled) {
+        const AttnTiledPC tp{pc, uint32_t(n_tok)};
+        set_error(rec_->dispatch(*p, b, &tp, uint32_t(n_head), uint32_t((n_tok + kTiledBq - 1) / kTiledBq), 1, "attention"));
+        return;
+    }
     set_error(rec_->dispatch(*p, b, &pc, uint32_t(n_head), uint32_t(n_tok), 1, "attention"));
 }
 

@@ -7,6 +7,7 @@
 #include "vulkan/vulkan_backend.h"
 #endif
 
+#include <cstring>
 #include <map>
 #include <memory>
 
@@ -181,6 +182,59 @@ TEST_P(VulkanWhisperOps, Conv1dThroughMulMat) {
         const std::vector<float> g = dy.get(y).f32(), wv = want.f32();
         EXPECT_LE(test::nmse(g.data(), wv.data(), int64_t(g.size())), 1e-10);
     }
+}
+
+// attention with many queries takes the tiled kernel (head size <= 64 and a multiple of 4, a fixed-
+// loop variant for 64; >= 8 queries): whisper's encoder
+// (every cell visible, 1500 x 1500), causal prompts (whole tiles skipped), several sequences in one
+// cache, NaN in every unused cell, a fully masked query, GQA, f16 and f32, sizes not multiples of
+// the 32 x 32 tiles. Few queries (decode) keep attention.comp and are covered by test_vulkan_ops.
+TEST_P(VulkanWhisperOps, AttentionManyQueries) {
+    NEED_BACKEND(be, GetParam(), 0);
+    struct C {
+        const char* what;
+        int64_t n_tok, n_cells, n_head, n_head_kv;
+        int kind; // 0: all visible, 1: causal with unused cells, 2: two sequences interleaved + a masked query
+        int64_t hd;
+    };
+    for (DType kv : {DType::F32, DType::F16})
+        for (const C c : {C{"encoder", 150, 150, 2, 2, 0, 64}, C{"causal", 70, 101, 4, 2, 1, 64}, C{"two sequences", 45, 77, 3, 1, 2, 64},
+                          C{"8 queries", 8, 33, 2, 2, 1, 64}, C{"encoder hd 32", 99, 99, 2, 2, 0, 32}, C{"causal hd 40", 40, 60, 4, 1, 1, 40},
+                          C{"two sequences hd 8", 37, 50, 2, 2, 2, 8}}) {
+            SCOPED_TRACE(strf("%s %s", c.what, dtype_name(kv)));
+            const int64_t hd = c.hd;
+            Owned kc(kv, hd, c.n_head_kv, c.n_cells), vc(kv, hd, c.n_head_kv, c.n_cells), q(DType::F32, hd, c.n_head, c.n_tok),
+                out(DType::F32, hd, c.n_head, c.n_tok), mask(DType::F32, c.n_cells, c.n_tok);
+            kc.fill(30, -2.0f, 2.0f);
+            vc.fill(31);
+            q.fill(32, -2.0f, 2.0f);
+            std::vector<bool> used(size_t(c.n_cells), true);
+            for (int64_t t = 0; t < c.n_tok; ++t)
+                for (int64_t j = 0; j < c.n_cells; ++j) {
+                    bool see = true;
+                    if (c.kind == 1) see = j <= t + (c.n_cells - c.n_tok - 20); // the last 20 cells are never written
+                    if (c.kind == 2) see = (j % 2 == t % 2) && j / 2 <= t / 2 + 10 && t != 7;
+                    mask.frow(t)[j] = see ? (j % 7 == 0 ? -0.25f : 0.0f) : -INFINITY;
+                }
+            for (int64_t j = 0; j < c.n_cells; ++j) {
+                bool seen = false;
+                for (int64_t t = 0; t < c.n_tok; ++t) seen |= mask.frow(t)[j] != -INFINITY;
+                used[size_t(j)] = seen;
+            }
+            for (int64_t j = 0; j < c.n_cells; ++j) // unused cells hold NaN: they must never be read
+                if (!used[size_t(j)])
+                    for (int64_t hk = 0; hk < c.n_head_kv; ++hk) {
+                        std::memset(kc.t.row<uint8_t>(hk, j), 0xFF, size_t(kc.row_bytes()));
+                        std::memset(vc.t.row<uint8_t>(hk, j), 0xFF, size_t(vc.row_bytes()));
+                    }
+            Owned want(out);
+            ref::attention(q.t, kc.t, vc.t, mask.t, 0.125f, want.t);
+            Dev dq(be, q), dk(be, kc), dv(be, vc), dm(be, mask), dout(be, out);
+            be->attention(dq.t, dk.t, dv.t, dm.t, 0.125f, dout.t);
+            const std::vector<float> g = dout.get(out).f32();
+            for (float x : g) ASSERT_TRUE(std::isfinite(x));
+            EXPECT_TRUE(test::close(g, want.f32(), Tol{1e-5f, 1e-4f}));
+        }
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, VulkanWhisperOps, ::testing::Values(false, true),
