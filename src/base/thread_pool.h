@@ -1,6 +1,11 @@
 // A fixed pool of worker threads for data-parallel kernels. The calling thread takes part,
-// so ThreadPool(1) runs everything inline. Workers spin briefly, then sleep on an atomic,
-// because per-token matvecs are short (tens of microseconds) and a futex wake per call is too slow.
+// so ThreadPool(1) runs everything inline.
+//
+// Tasks are claimed from one atomic word that packs (generation, task count, next task); the caller
+// claims tasks like any worker and then waits only for the tasks that were claimed to finish. A
+// worker that is asleep or descheduled when a run starts is never waited for: on an oversubscribed
+// machine the caller simply does its share. Workers spin briefly, then sleep on a futex, because
+// per-token kernels are short (tens of microseconds) and a wake-up per call would cost more.
 #pragma once
 
 #include <atomic>
@@ -35,7 +40,9 @@ public:
     int size() const { return n_threads_; }
 
     // Calls fn(task, thread) for every task in [0, n_tasks); returns when all have run.
-    // thread is in [0, size()), so callers can keep per-thread scratch.
+    // thread is in [0, size()), and no two tasks run at once with the same thread value, so callers
+    // can keep per-thread scratch. One outside thread at a time may call run(); a run() from inside
+    // a task of this pool executes inline on that task's thread (same thread value).
     void run(int64_t n_tasks, FunctionRef<void(int64_t task, int thread)> fn);
 
     // Splits [0, n) into contiguous chunks of at least `grain` and calls fn(begin, end, thread).
@@ -45,16 +52,25 @@ public:
 
 private:
     void worker(int index);
-    void work(int thread);
+    void run_round(int64_t first, int64_t n_tasks, FunctionRef<void(int64_t, int)>& fn);
+    // Claims and runs tasks of the current round until none is left; returns the generation seen.
+    uint32_t work(int thread);
 
     int n_threads_;
     std::vector<std::thread> workers_;
-    std::atomic<uint32_t> generation_{0};
-    std::atomic<int64_t> next_task_{0};
-    std::atomic<int> active_{0};
+    // The claim word: generation (22 bits) | task count (21) | next task (21); see thread_pool.cpp.
+    alignas(64) std::atomic<uint64_t> claim_{0};
+    // Tasks of the current round that have finished (the caller's included).
+    alignas(64) std::atomic<int32_t> done_{0};
+    std::atomic<int32_t> caller_sleeping_{0};
+    // Sleep/wake of idle workers: how many are (about to be) asleep, and the futex they wait on.
+    alignas(64) std::atomic<int32_t> sleepers_{0};
+    std::atomic<uint32_t> wake_{0};
     std::atomic<bool> stop_{false};
-    int64_t n_tasks_ = 0;
+    // The current round, valid for any thread that has claimed one of its tasks (see run_round).
     FunctionRef<void(int64_t, int)>* fn_ = nullptr;
+    int64_t first_ = 0;
+    uint32_t generation_ = 0; // the caller's counter (only the calling thread touches it)
 };
 
 } // namespace vkai

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cmath>
 #include <vector>
 
@@ -100,4 +102,108 @@ TEST(ThreadPool, ParallelForCoversRange) {
         for (int64_t i = b; i < e; ++i) v[size_t(i)]++;
     });
     for (int x : v) EXPECT_EQ(x, 1);
+}
+
+// Many short rounds back to back: the pattern of per-token kernels. Every task runs exactly once,
+// thread values stay in range and no two tasks of one round share a thread value at the same time.
+TEST(ThreadPool, StressManyShortRuns) {
+    // More threads than cores (7) only briefly: a preempted worker that holds a claimed task costs
+    // the caller a scheduler time slice.
+    for (int threads : {1, 2, 4, 7}) {
+        ThreadPool pool(threads);
+        std::vector<std::atomic<int>> busy(static_cast<size_t>(threads));
+        std::atomic<int64_t> sum{0};
+        int64_t want = 0;
+        const int rounds = threads <= 2 ? 20000 : 2000;
+        for (int round = 0; round < rounds; ++round) {
+            const int n = 1 + (round * 7919) % 13; // odd and even counts, 1..13
+            pool.run(n, [&](int64_t t, int th) {
+                ASSERT_GE(th, 0);
+                ASSERT_LT(th, threads);
+                EXPECT_EQ(busy[size_t(th)].fetch_add(1), 0) << "two tasks on thread " << th;
+                sum.fetch_add(t + 1, std::memory_order_relaxed);
+                busy[size_t(th)].fetch_sub(1);
+            });
+            want += int64_t(n) * (n + 1) / 2;
+            // run() returned: every task's effect is visible without further synchronization.
+            ASSERT_EQ(sum.load(std::memory_order_relaxed), want) << "round " << round;
+        }
+    }
+}
+
+// Results written by tasks with plain stores are visible to the caller after run() returns.
+TEST(ThreadPool, WritesVisibleAfterRun) {
+    ThreadPool pool(4);
+    std::vector<int64_t> v(997);
+    for (int round = 0; round < 2000; ++round) {
+        pool.parallel_for(int64_t(v.size()), 1, [&](int64_t b, int64_t e, int) {
+            for (int64_t i = b; i < e; ++i) v[size_t(i)] = i * round;
+        });
+        int64_t bad = 0;
+        for (size_t i = 0; i < v.size(); ++i) bad += v[i] != int64_t(i) * round;
+        ASSERT_EQ(bad, 0) << "round " << round;
+    }
+}
+
+// A run() from inside a task of the same pool runs inline on that task's thread.
+TEST(ThreadPool, NestedRunsInline) {
+    for (int threads : {1, 3}) {
+        ThreadPool pool(threads);
+        std::vector<std::atomic<int>> hits(35 * 11);
+        for (int round = 0; round < 50; ++round) {
+            for (auto& h : hits) h.store(0);
+            pool.run(35, [&](int64_t outer, int th) {
+                pool.run(11, [&](int64_t inner, int th2) {
+                    EXPECT_EQ(th2, th);
+                    hits[size_t(outer * 11 + inner)]++;
+                });
+            });
+            for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+        }
+    }
+}
+
+// Idle workers go to sleep; a run after a pause must wake them or do the work itself, never hang.
+TEST(ThreadPool, RunsAfterWorkersSleep) {
+    ThreadPool pool(3);
+    for (int round = 0; round < 4; ++round) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        std::atomic<int> n{0};
+        pool.run(64, [&](int64_t, int) { n++; });
+        EXPECT_EQ(n.load(), 64);
+    }
+}
+
+// A worker blocked inside a task holds only the task it claimed: the caller takes all the others.
+TEST(ThreadPool, CallerTakesTasksWhileWorkerBlocked) {
+    ThreadPool pool(2);
+    std::atomic<int> ran{0};
+    // Thread 1 may claim at most one task, and it blocks until the caller has done 99 of 100.
+    pool.run(100, [&](int64_t, int th) {
+        if (th == 1) {
+            while (ran.load() < 99) std::this_thread::yield();
+        }
+        ran++;
+    });
+    EXPECT_EQ(ran.load(), 100);
+}
+
+// More tasks than one round holds (2^20): the pool splits them and still runs each once.
+TEST(ThreadPool, HugeTaskCount) {
+    ThreadPool pool(3);
+    const int64_t n = (int64_t(1) << 20) * 2 + 17;
+    std::vector<uint8_t> hit(size_t(n), 0);
+    pool.run(n, [&](int64_t t, int) { hit[size_t(t)]++; });
+    int64_t ones = 0;
+    for (uint8_t h : hit) ones += h == 1;
+    EXPECT_EQ(ones, n);
+}
+
+// Pools are created and destroyed while workers may be spinning or asleep.
+TEST(ThreadPool, CreateDestroy) {
+    for (int i = 0; i < 200; ++i) {
+        ThreadPool pool(1 + i % 4);
+        if (i % 3) pool.run(5, [](int64_t, int) {});
+        if (i % 5 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
 }
