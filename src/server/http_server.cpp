@@ -121,7 +121,10 @@ struct HttpServer::Impl {
     std::pair<size_t, std::string> body_limit(const httplib::Request& req) const;
     bool key_ok(const httplib::Request& req) const;
     void add_cors(const httplib::Request& req, httplib::Response& res) const;
-    void dispatch(const httplib::Request& req, httplib::Response& res);
+    // reader: the body of a POST, read by read_body (null when the request has none).
+    void dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader);
+    // Reads the body into r.body or r.parts (multipart) within the route's limit.
+    Status read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader, HttpRequest& r) const;
 };
 
 bool HttpServer::Impl::host_allowed(const std::string& hh) const {
@@ -178,31 +181,55 @@ void HttpServer::Impl::add_cors(const httplib::Request& req, httplib::Response& 
     res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
 }
 
-void HttpServer::Impl::dispatch(const httplib::Request& req, httplib::Response& res) {
+Status HttpServer::Impl::read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader, HttpRequest& r) const {
+    const auto [limit, flag] = body_limit(req);
+    // Past the limit the rest is read and dropped (so the client sees the answer instead of a reset),
+    // up to a bound: a sender that never stops is cut off.
+    const uint64_t drain_limit = uint64_t(limit) * 4 + (64u << 20);
+    uint64_t total = 0;
+    bool too_big = false;
+    auto take = [&](std::string& dst, const char* data, size_t n) {
+        total += n;
+        if (total > limit) too_big = true;
+        if (!too_big) dst.append(data, n);
+        return total <= drain_limit;
+    };
+    bool ok;
+    if (req.is_multipart_form_data()) {
+        ok = reader(
+            [&](const httplib::MultipartFormData& part) {
+                r.parts.push_back({part.name, part.filename, part.content_type, ""});
+                return true;
+            },
+            [&](const char* data, size_t n) { return take(r.parts.back().content, data, n); });
+    } else {
+        ok = reader([&](const char* data, size_t n) { return take(r.body, data, n); });
+    }
+    if (too_big || res.status == 413)
+        return fail(Code::out_of_memory, "request body larger than the limit of %zu bytes (%s)", limit, flag.c_str());
+    if (!ok && req.is_multipart_form_data())
+        return fail(Code::invalid_argument, "malformed multipart/form-data body (boundary, part headers or the closing boundary)");
+    if (!ok) return fail(Code::io, "the request body could not be read (cut short or sent too slowly)");
+    return {};
+}
+
+void HttpServer::Impl::dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader) {
     HttpRequest r;
     r.method = req.method;
     r.path = req.path;
-    r.body = req.body;
     for (const auto& [k, v] : req.headers) r.headers.push_back({k, v});
-    // Uploads can be large: their bytes are moved, not copied. httplib's Request is a non-const
-    // object of its connection loop that nothing reads after this handler.
-    auto& files = const_cast<httplib::Request&>(req).files;
-    size_t body_bytes = r.body.size();
-    for (auto& [name, f] : files) {
-        body_bytes += f.content.size();
-        r.parts.push_back({f.name, f.filename, f.content_type, std::move(f.content)});
-    }
     HttpResponse out;
     const Route* route = find_route(req.method, req.path);
-    // httplib enforces the largest limit of all routes (set_payload_max_length is global); a route
-    // with a smaller one gets its 413 here.
-    const auto [limit, flag] = body_limit(req);
+    // The body is read here, not by httplib: its payload limit is global and does not hold for
+    // chunked bodies; each route has its own limit (uploads are larger than JSON requests).
+    Status body_status;
+    if (reader) body_status = read_body(req, res, *reader, r);
     try {
         const bool other_method = std::any_of(routes.begin(), routes.end(), [&](const Route& rt) { return rt.path == req.path; });
-        if (route && body_bytes > limit)
-            set_error(out, 413, "invalid_request_error",
-                      "request body larger than the limit of " + std::to_string(limit) + " bytes (" + flag + ")");
-        else if (route) route->handler(r, out);
+        if (!body_status.ok()) {
+            set_error(out, body_status.code() == Code::out_of_memory ? 413 : 400, "invalid_request_error", body_status.message());
+            out.headers.push_back({"Connection", "close"});
+        } else if (route) route->handler(r, out);
         else if (other_method) set_error(out, 405, "invalid_request_error", "method " + req.method + " not allowed on " + req.path);
         else if (req.method == "GET" && fallback) fallback(r, out);
         else set_error(out, 404, "not_found_error", "no such endpoint: " + req.method + " " + req.path);
@@ -278,9 +305,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOptions& opt, st
         }
         return httplib::Server::HandlerResponse::Unhandled;
     });
-    auto handler = [I](const httplib::Request& req, httplib::Response& res) { I->dispatch(req, res); };
+    auto handler = [I](const httplib::Request& req, httplib::Response& res) { I->dispatch(req, res, nullptr); };
     svr.Get(".*", handler);
-    svr.Post(".*", handler);
+    svr.Post(".*", handler); // a POST without a body
+    svr.Post(".*", [I](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) { I->dispatch(req, res, &reader); });
     // Statuses httplib sets itself (413 body too large, 400 bad request line) get a JSON body too.
     svr.set_error_handler(httplib::Server::HandlerWithResponse([I](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;

@@ -27,7 +27,7 @@ struct HttpOptions {
     int threads = 32;                     // connections served at once (a stream holds one)
 };
 
-// One part of a multipart/form-data body (httplib parses it; the body string is then empty).
+// One part of a multipart/form-data body (httplib's parser splits it; the body string is then empty).
 struct FormPart {
     std::string name, filename, content_type, content;
 };
@@ -35,8 +35,8 @@ struct FormPart {
 struct HttpRequest {
     std::string method, path, body;
     std::vector<std::pair<std::string, std::string>> headers;
-    // multipart/form-data: sorted by name, parts of one name in the order sent. Mutable so that a
-    // handler can move an upload's bytes out instead of copying them.
+    // multipart/form-data, in the order sent. Mutable so that a handler can move an upload's bytes
+    // out instead of copying them.
     mutable std::vector<FormPart> parts;
     std::string header(std::string_view name) const; // case-insensitive; "" when absent
 };

@@ -59,12 +59,19 @@ Status Args::parse(int argc, char** argv) {
             values_[opt->name] = "1";
         } else if (has_inline) {
             values_[opt->name] = inline_value;
+            all_[opt->name].push_back(inline_value);
         } else {
             if (i + 1 >= argc) return fail(Code::invalid_argument, "option '%s' needs a value %s", a.c_str(), opt->value.c_str());
             values_[opt->name] = argv[++i];
+            all_[opt->name].push_back(argv[i]);
         }
     }
     return {};
+}
+
+std::vector<std::string> Args::get_all(const std::string& name) const {
+    auto it = all_.find(name);
+    return it == all_.end() ? std::vector<std::string>() : it->second;
 }
 
 std::string Args::help() const {

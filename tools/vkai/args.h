@@ -32,6 +32,8 @@ public:
     std::string get(const std::string& name, const std::string& fallback = "") const;
     Result<int64_t> get_int(const std::string& name, int64_t fallback) const;
     Result<double> get_float(const std::string& name, double fallback) const;
+    // Every value of an option given several times, in order (get() returns the last).
+    std::vector<std::string> get_all(const std::string& name) const;
     const std::vector<std::string>& positional() const { return positional_; }
 
 private:
@@ -41,6 +43,7 @@ private:
     std::string command_, usage_;
     std::vector<Option> options_;
     std::map<std::string, std::string> values_;
+    std::map<std::string, std::vector<std::string>> all_;
     std::vector<std::string> positional_;
     bool help_ = false;
 };

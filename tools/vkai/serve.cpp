@@ -56,7 +56,7 @@ int cmd_serve(int argc, char** argv) {
     opts.push_back({"max-audio-mb", "", "N", "largest audio upload to /v1/audio/* in MiB (default 100)"});
     opts.push_back({"timeout", "", "S", "socket read timeout in seconds (default 30)"});
     opts.push_back({"idle-ttl", "", "S", "unload a model after S seconds without requests (default: never)"});
-    Args args("serve", "[-m MODEL [MODEL2 ...]] [--config FILE] [--host ADDR] [--port N] [options]", opts);
+    Args args("serve", "[-m MODEL [-m MODEL2 ...]] [--config FILE] [--host ADDR] [--port N] [options]", opts);
     Status st = args.parse(argc, argv);
     if (!st.ok()) return report("serve", st);
     if (args.help_requested()) {
@@ -91,8 +91,9 @@ int cmd_serve(int argc, char** argv) {
     cfg.idle_ttl_s = ttl;
     cfg.max_audio_bytes = size_t(audio_mb) << 20;
 
-    std::vector<std::string> files = args.positional();
-    if (args.has("model")) files.insert(files.begin(), args.get("model"));
+    // -m may be repeated (an LLM and a whisper model); extra positional files are models too.
+    std::vector<std::string> files = args.get_all("model");
+    for (const auto& p : args.positional()) files.push_back(p);
     for (size_t i = 0; i < files.size(); ++i) {
         server::ModelSpec s;
         s.path = files[i];
