@@ -98,11 +98,11 @@ Status prefill(Runtime& rt, const DecodeTask& task, KvCache& cache, std::vector<
     const Vocab& v = rt.model().vocab();
     std::vector<int32_t> head = task.prompt;
     head.push_back(task.sot_seq.at(0));
-    VKAI_TRY(rt.decode(cache, head.data(), int(head.size()), false, logits));
+    VKAI_TRY(rt.decode(cache, head.data(), int(head.size()), false, logits, task.slot));
     std::vector<float> lp;
     log_softmax(logits, lp);
     no_speech = std::exp(double(lp[size_t(v.nospeech())]));
-    if (task.sot_seq.size() > 1) VKAI_TRY(rt.decode(cache, task.sot_seq.data() + 1, int(task.sot_seq.size() - 1), false, logits));
+    if (task.sot_seq.size() > 1) VKAI_TRY(rt.decode(cache, task.sot_seq.data() + 1, int(task.sot_seq.size() - 1), false, logits, task.slot));
     return {};
 }
 
@@ -186,7 +186,7 @@ Result<DecodeResult> decode_window(Runtime& rt, const DecodeTask& task) {
                 }
                 cand.tokens.push_back(next);
                 if (step + 1 == max_len) break;
-                VKAI_TRY(rt.decode(cache, &next, 1, false, logits));
+                VKAI_TRY(rt.decode(cache, &next, 1, false, logits, task.slot));
             }
             finished.push_back(std::move(cand));
         }
@@ -248,7 +248,7 @@ Result<DecodeResult> decode_window(Runtime& rt, const DecodeTask& task) {
             beam_logits.assign(next_beams.size(), {});
             for (size_t i = 0; i < next_beams.size(); ++i) {
                 VKAI_TRY(rt.copy_cache(caches[sources[i].first], spare[i]));
-                VKAI_TRY(rt.decode(spare[i], &sources[i].second, 1, false, beam_logits[i]));
+                VKAI_TRY(rt.decode(spare[i], &sources[i].second, 1, false, beam_logits[i], task.slot));
             }
             std::swap(caches, spare);
             beams = std::move(next_beams);
@@ -266,6 +266,95 @@ Result<DecodeResult> decode_window(Runtime& rt, const DecodeTask& task) {
     res.text = v.decode(res.tokens);
     res.compression_ratio = compression_ratio(res.text);
     return res;
+}
+
+Result<std::vector<DecodeResult>> decode_windows_greedy(Runtime& rt, const std::vector<DecodeTask>& tasks) {
+    const Vocab& v = rt.model().vocab();
+    const int ctx = rt.model().hp().n_text_ctx, n = int(tasks.size());
+    if (n < 1 || n > Runtime::kMaxLogitRows) return fail(Code::invalid_argument, "decode: %d windows at once (1 .. %d)", n, Runtime::kMaxLogitRows);
+    // Per sequence: the forced head (prompt, sot sequence), then greedy steps.
+    struct Seq {
+        std::vector<int32_t> head;
+        size_t fed = 0;      // head tokens fed
+        int sot_at = 0;      // index of <|startoftranscript|> in head
+        int max_len = 0;
+        Candidate cand;
+        int32_t next = -1;   // sampled, to be fed
+        bool done = false;
+        double no_speech = 0;
+        LogitRules rules;
+    };
+    std::vector<Seq> seqs;
+    int rows = 1;
+    for (const DecodeTask& t : tasks) {
+        if (t.sot_seq.empty() || t.sot_seq[0] != v.sot()) return fail(Code::invalid_argument, "decode: the sot sequence must start with <|startoftranscript|>");
+        const int budget = ctx - int(t.prompt.size() + t.sot_seq.size());
+        if (budget < 2) return fail(Code::invalid_argument, "decode: prompt of %zu tokens leaves no room in the text context of %d", t.prompt.size(), ctx);
+        Seq s{{}, 0, int(t.prompt.size()), std::min(t.sample_len, budget), {}, -1, false, 0, LogitRules(v, t)};
+        s.head = t.prompt;
+        s.head.insert(s.head.end(), t.sot_seq.begin(), t.sot_seq.end());
+        rows = std::max(rows, int(s.head.size()) + s.max_len);
+        seqs.push_back(std::move(s));
+    }
+    VKAI_ASSIGN_OR_RETURN(BatchCache cache, rt.new_batch_cache(n, rows));
+    std::vector<int> ids, slots;
+    std::vector<int32_t> toks;
+    std::vector<float> logits, lg, lp;
+    const size_t nv = size_t(rt.model().hp().n_vocab);
+    for (;;) {
+        ids.clear(), slots.clear(), toks.clear();
+        for (int i = 0; i < n; ++i) {
+            Seq& s = seqs[size_t(i)];
+            if (s.done) continue;
+            ids.push_back(i);
+            slots.push_back(tasks[size_t(i)].slot);
+            toks.push_back(s.fed < s.head.size() ? s.head[s.fed] : s.next);
+        }
+        if (ids.empty()) break;
+        VKAI_TRY(rt.decode_batch(cache, ids.data(), slots.data(), toks.data(), int(ids.size()), logits));
+        for (size_t j = 0; j < ids.size(); ++j) {
+            Seq& s = seqs[size_t(ids[j])];
+            const bool in_head = s.fed < s.head.size();
+            if (in_head) ++s.fed;
+            if (in_head && s.fed < s.head.size()) { // still forcing; P(no speech) at <|startoftranscript|>
+                if (int(s.fed) == s.sot_at + 1) {
+                    lg.assign(logits.begin() + long(j * nv), logits.begin() + long((j + 1) * nv));
+                    log_softmax(lg, lp);
+                    s.no_speech = std::exp(double(lp[size_t(v.nospeech())]));
+                }
+                continue;
+            }
+            lg.assign(logits.begin() + long(j * nv), logits.begin() + long((j + 1) * nv));
+            if (in_head && int(s.fed) == s.sot_at + 1) { // the sot sequence was <|startoftranscript|> alone
+                log_softmax(lg, lp);
+                s.no_speech = std::exp(double(lp[size_t(v.nospeech())]));
+            }
+            s.rules.apply(s.cand.tokens, lg);
+            log_softmax(lg, lp);
+            const int32_t next = int32_t(std::max_element(lg.begin(), lg.end()) - lg.begin());
+            s.cand.sum_logprob += lp[size_t(next)];
+            if (next == v.eot()) {
+                s.done = s.cand.done = true;
+                continue;
+            }
+            s.cand.tokens.push_back(next);
+            s.next = next;
+            if (int(s.cand.tokens.size()) == s.max_len) s.done = true;
+        }
+    }
+    std::vector<DecodeResult> out;
+    for (const Seq& s : seqs) {
+        DecodeResult r;
+        r.tokens = s.cand.tokens;
+        r.sum_logprob = s.cand.sum_logprob;
+        r.avg_logprob = s.cand.sum_logprob / double(s.cand.tokens.size() + 1);
+        r.no_speech_prob = s.no_speech;
+        r.text = v.decode(r.tokens);
+        r.compression_ratio = compression_ratio(r.text);
+        r.temperature = 0;
+        out.push_back(std::move(r));
+    }
+    return out;
 }
 
 } // namespace vkai::whisper

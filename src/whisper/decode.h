@@ -21,6 +21,7 @@ struct DecodeTask {
     int best_of = 5;     // samples at temperature > 0
     int sample_len = 224; // most sampled tokens (half the text context, as the reference)
     uint64_t seed = 0;
+    int slot = 0;         // the encoded window to attend to (Runtime::encode_batch)
 };
 
 struct DecodeResult {
@@ -39,6 +40,11 @@ std::vector<int32_t> suppressed_tokens(const Vocab& v);
 double compression_ratio(const std::string& text);
 
 Result<DecodeResult> decode_window(Runtime& rt, const DecodeTask& task);
+
+// Greedy decoding (temperature 0, no beams) of several windows in lockstep, one Runtime::decode_batch
+// step per token for all of them: task i attends to its slot. The results are those decode_window
+// gives each task at temperature 0 with beam_size 1 (same logit rules, no_speech, log-probs).
+Result<std::vector<DecodeResult>> decode_windows_greedy(Runtime& rt, const std::vector<DecodeTask>& tasks);
 
 // Language probabilities from the logits at <|startoftranscript|> (multilingual models only):
 // returns the index into kLanguages of the most likely language; probs gets one per language.

@@ -34,6 +34,11 @@ Tensor Runtime::t(const Buf& b, int64_t ne0, int64_t ne1, int64_t ne2) const {
     return make_tensor(DType::F32, b.data(), ne0, ne1, ne2);
 }
 
+Tensor Runtime::cross(const Buf& b, int slot) const {
+    VKAI_ASSERT(slot >= 0 && slot < enc_cap_, "cross K/V slot %d of %d", slot, enc_cap_);
+    return make_tensor(DType::F32, static_cast<uint8_t*>(b.data()) + uint64_t(slot) * uint64_t(s_ * ctx_) * 4, hd_, nh_, ctx_);
+}
+
 Result<std::unique_ptr<Runtime>> Runtime::create(const Model& model, Backend& be) {
     const auto& h = model.hp();
     if (!be.has_whisper_ops())
@@ -65,24 +70,52 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Model& model, Backend& be
         Buf* b;
         uint64_t floats;
     };
+    (void)M, (void)T;
     const A list[] = {
-        {&r->in_, M * T}, {&r->cols1_, 3 * M * T}, {&r->conv1_, s * T}, {&r->cols2_, 3 * s * C}, {&r->ex_, s * C}, {&r->eh_, s * C},
-        {&r->eq_, s * C}, {&r->ek_, s * C}, {&r->ev_, s * C}, {&r->ea_, s * C}, {&r->ef_, 4 * s * C}, {&r->zeros_, C * std::max(C, tc)},
-        {&r->dx_, s * tc}, {&r->dh_, s * tc}, {&r->dq_, s * tc}, {&r->da_, s * tc}, {&r->df_, 4 * s * tc}, {&r->dmask_, tc * tc},
-        {&r->logits_, uint64_t(h.n_vocab) * kMaxLogitRows},
+        {&r->zeros_, C * std::max(C, tc)}, {&r->dx_, s * tc}, {&r->dh_, s * tc}, {&r->dq_, s * tc}, {&r->da_, s * tc}, {&r->df_, 4 * s * tc},
+        {&r->dmask_, tc * tc}, {&r->logits_, uint64_t(h.n_vocab) * kMaxLogitRows},
     };
     for (const A& a : list) {
         VKAI_ASSIGN_OR_RETURN(*a.b, r->alloc(a.floats * 4, "whisper activations"));
     }
     std::vector<float> zero(size_t(C * std::max(C, tc)), 0.0f);
     VKAI_TRY(be.upload(r->zeros_.data(), zero.data(), zero.size() * 4));
-    for (int l = 0; l < h.n_text_layer; ++l) {
-        VKAI_ASSIGN_OR_RETURN(Buf k, r->alloc(s * C * 4, "whisper cross K"));
-        VKAI_ASSIGN_OR_RETURN(Buf v, r->alloc(s * C * 4, "whisper cross V"));
-        r->ck_.push_back(std::move(k));
-        r->cv_.push_back(std::move(v));
-    }
+    VKAI_TRY(r->alloc_encoder(1));
     return r;
+}
+
+uint64_t Runtime::batch_bytes(int n) const {
+    const uint64_t s = uint64_t(s_), T = uint64_t(kChunkFrames), C = uint64_t(ctx_), M = uint64_t(model_.hp().n_mels);
+    const uint64_t per = (M * T + 3 * M * T + s * T + 3 * s * C + 6 * s * C + 4 * s * C + 2 * uint64_t(model_.hp().n_text_layer) * s * C) * 4;
+    return per * uint64_t(std::max(0, n - 1));
+}
+
+// All-or-nothing: new buffers are allocated before the old ones go, so a failure keeps the old size.
+Status Runtime::alloc_encoder(int windows) {
+    const uint64_t s = uint64_t(s_), T = uint64_t(kChunkFrames), C = uint64_t(ctx_), M = uint64_t(model_.hp().n_mels), n = uint64_t(windows);
+    Buf in, cols1, conv1, cols2, ex, eh, eq, ek, ev, ea, ef;
+    struct A {
+        Buf* b;
+        uint64_t floats;
+    };
+    const A list[] = {{&in, M * T * n},     {&cols1, 3 * M * T * n}, {&conv1, s * T * n}, {&cols2, 3 * s * C * n}, {&ex, s * C * n}, {&eh, s * C * n},
+                      {&eq, s * C * n},     {&ek, s * C * n},        {&ev, s * C * n},    {&ea, s * C * n},        {&ef, 4 * s * C * n}};
+    for (const A& a : list) {
+        VKAI_ASSIGN_OR_RETURN(*a.b, alloc(a.floats * 4, "whisper encoder activations"));
+    }
+    std::vector<Buf> ck, cv;
+    for (int l = 0; l < model_.hp().n_text_layer; ++l) {
+        VKAI_ASSIGN_OR_RETURN(Buf k, alloc(s * C * n * 4, "whisper cross K"));
+        VKAI_ASSIGN_OR_RETURN(Buf v, alloc(s * C * n * 4, "whisper cross V"));
+        ck.push_back(std::move(k));
+        cv.push_back(std::move(v));
+    }
+    in_ = std::move(in), cols1_ = std::move(cols1), conv1_ = std::move(conv1), cols2_ = std::move(cols2), ex_ = std::move(ex), eh_ = std::move(eh);
+    eq_ = std::move(eq), ek_ = std::move(ek), ev_ = std::move(ev), ea_ = std::move(ea), ef_ = std::move(ef);
+    ck_ = std::move(ck), cv_ = std::move(cv);
+    enc_cap_ = windows;
+    enc_windows_ = 0;
+    return {};
 }
 
 namespace {
@@ -158,53 +191,83 @@ void Runtime::mlp(const Block& b, Tensor& x, Tensor& h, Tensor& f) {
     linear_residual(b.fc2_w, b.fc2_b, f, h, x);
 }
 
-Status Runtime::encode(const Mel& mel, int64_t offset) {
+Status Runtime::encode(const Mel& mel, int64_t offset) { return encode_batch(mel, &offset, 1); }
+
+Status Runtime::encode_batch(const Mel& mel, const int64_t* offsets, int nw) {
     const Weights& w = W();
     const int64_t M = mel.n_mels, T = kChunkFrames, C = ctx_;
     if (M != model_.hp().n_mels) return fail(Code::invalid_argument, "mel has %lld bins, the model wants %d", (long long)M, model_.hp().n_mels);
-    if (offset < 0 || mel.n_frames <= 0) return fail(Code::invalid_argument, "encode: offset %lld outside a mel of %lld frames", (long long)offset, (long long)mel.n_frames);
-    // (n_mels, T) with mels innermost: the transpose of the mel window. Frames past the end repeat the
-    // padding value (the mel of silence after clamping), as the reference pads the mel.
-    host_in_.resize(size_t(M * T));
+    if (nw < 1) return fail(Code::invalid_argument, "encode: %d windows", nw);
+    for (int i = 0; i < nw; ++i)
+        if (offsets[i] < 0 || mel.n_frames <= 0)
+            return fail(Code::invalid_argument, "encode: offset %lld outside a mel of %lld frames", (long long)offsets[i], (long long)mel.n_frames);
+    if (nw > enc_cap_) VKAI_TRY(alloc_encoder(nw));
+    enc_windows_ = 0;
+    // Per window (n_mels, T) with mels innermost: the transpose of the mel window. Frames past the end
+    // repeat the padding value (the mel of silence after clamping), as the reference pads the mel.
+    host_in_.resize(size_t(M * T * nw));
     const float pad = mel.at(0, mel.n_frames - 1);
-    for (int64_t t = 0; t < T; ++t)
-        for (int64_t m = 0; m < M; ++m)
-            host_in_[size_t(t * M + m)] = offset + t < mel.n_frames ? mel.at(int(m), offset + t) : pad;
+    for (int i = 0; i < nw; ++i)
+        for (int64_t t = 0; t < T; ++t)
+            for (int64_t m = 0; m < M; ++m)
+                host_in_[size_t((i * T + t) * M + m)] = offsets[i] + t < mel.n_frames ? mel.at(int(m), offsets[i] + t) : pad;
     VKAI_TRY(be_.upload(in_.data(), host_in_.data(), host_in_.size() * 4));
 
-    Tensor in = t(in_, M, T), cols1 = t(cols1_, 3 * M, T), c1 = t(conv1_, s_, T), cols2 = t(cols2_, 3 * s_, C), x = t(ex_, s_, C);
-    be_.im2col(in, 3, 1, 1, cols1);
+    // Row views of window i in a (width, rows x nw) buffer.
+    auto win = [&](const Buf& b, int64_t width, int64_t rows, int i) {
+        return make_tensor(DType::F32, static_cast<uint8_t*>(b.data()) + uint64_t(i * rows * width) * 4, width, rows);
+    };
+    const int64_t NT = T * nw, NC = C * nw;
+    Tensor cols1 = t(cols1_, 3 * M, NT), c1 = t(conv1_, s_, NT), cols2 = t(cols2_, 3 * s_, NC), x = t(ex_, s_, NC);
+    for (int i = 0; i < nw; ++i) {
+        Tensor in_i = win(in_, M, T, i), cols1_i = win(cols1_, 3 * M, T, i);
+        be_.im2col(in_i, 3, 1, 1, cols1_i);
+    }
     be_.mul_mat(w.conv1_w, cols1, c1);
     be_.add(c1, w.conv1_b, c1);
     be_.gelu_erf(c1, c1);
-    be_.im2col(c1, 3, 2, 1, cols2);
+    for (int i = 0; i < nw; ++i) {
+        Tensor c1_i = win(conv1_, s_, T, i), cols2_i = win(cols2_, 3 * s_, C, i);
+        be_.im2col(c1_i, 3, 2, 1, cols2_i);
+    }
     be_.mul_mat(w.conv2_w, cols2, x);
     be_.add(x, w.conv2_b, x);
     be_.gelu_erf(x, x);
-    be_.add(x, w.enc_pos, x);
+    be_.add(x, w.enc_pos, x); // row r gets position r % 1500
 
-    Tensor h = t(eh_, s_, C), q = t(eq_, s_, C), a = t(ea_, s_, C), f = t(ef_, 4 * s_, C), mask = t(zeros_, C, C);
-    Tensor k = t(ek_, s_, C), v = t(ev_, s_, C);
-    Tensor k3 = t(ek_, hd_, nh_, C), v3 = t(ev_, hd_, nh_, C);
+    Tensor h = t(eh_, s_, NC), q = t(eq_, s_, NC), a = t(ea_, s_, NC), f = t(ef_, 4 * s_, NC), mask = t(zeros_, C, C);
+    Tensor k = t(ek_, s_, NC), v = t(ev_, s_, NC);
+    const float scale = 1.0f / std::sqrt(float(hd_));
     for (const Block& b : w.enc) {
         be_.layer_norm(x, &b.attn.ln_w, &b.attn.ln_b, 1e-5f, h);
         be_.mul_mat(b.attn.k_w, h, k);
         linear(b.attn.v_w, &b.attn.v_b, h, v);
-        attention_block(b.attn, x, h, q, k3, v3, mask, a, C);
+        linear(b.attn.q_w, &b.attn.q_b, h, q);
+        for (int i = 0; i < nw; ++i) { // each window attends to itself only
+            auto heads = [&](const Buf& bf) {
+                return make_tensor(DType::F32, static_cast<uint8_t*>(bf.data()) + uint64_t(i * C * s_) * 4, hd_, nh_, C);
+            };
+            Tensor q3 = heads(eq_), k3 = heads(ek_), v3 = heads(ev_), o3 = heads(ea_);
+            be_.attention(q3, k3, v3, mask, scale, o3);
+        }
+        linear_residual(b.attn.o_w, b.attn.o_b, a, h, x);
         mlp(b, x, h, f);
     }
     be_.layer_norm(x, &w.enc_ln_w, &w.enc_ln_b, 1e-5f, x);
     for (size_t l = 0; l < w.dec.size(); ++l) {
-        Tensor ck = t(ck_[l], s_, C), cv = t(cv_[l], s_, C);
+        Tensor ck = t(ck_[l], s_, NC), cv = t(cv_[l], s_, NC);
         be_.mul_mat(w.dec[l].cross.k_w, x, ck);
         linear(w.dec[l].cross.v_w, &w.dec[l].cross.v_b, x, cv);
     }
-    return be_.sync();
+    VKAI_TRY(be_.sync());
+    enc_windows_ = nw;
+    return {};
 }
 
-Result<std::vector<float>> Runtime::encoder_output() {
+Result<std::vector<float>> Runtime::encoder_output(int slot) {
+    if (slot < 0 || slot >= enc_windows_) return fail(Code::invalid_argument, "encoder_output: window %d of %d encoded", slot, enc_windows_);
     std::vector<float> out(size_t(s_ * ctx_));
-    VKAI_TRY(be_.download(out.data(), ex_.data(), out.size() * 4));
+    VKAI_TRY(be_.download(out.data(), static_cast<uint8_t*>(ex_.data()) + uint64_t(slot) * out.size() * 4, out.size() * 4));
     return out;
 }
 
@@ -231,9 +294,10 @@ Status Runtime::copy_cache(const KvCache& src, KvCache& dst) {
     return {};
 }
 
-Status Runtime::decode(KvCache& cache, const int32_t* tokens, int n, bool all_logits, std::vector<float>& logits) {
+Status Runtime::decode(KvCache& cache, const int32_t* tokens, int n, bool all_logits, std::vector<float>& logits, int slot) {
     const Weights& w = W();
     const int64_t nv = model_.hp().n_vocab;
+    if (slot < 0 || slot >= enc_windows_) return fail(Code::invalid_argument, "decoder: window %d of %d encoded (call encode first)", slot, enc_windows_);
     if (n < 1 || cache.n + n > tctx_)
         return fail(Code::invalid_argument, "decoder: %d tokens after %d exceed the text context of %lld", n, cache.n, (long long)tctx_);
     if (all_logits && n > kMaxLogitRows) return fail(Code::invalid_argument, "decoder: logits of %d tokens asked, at most %d", n, kMaxLogitRows);
@@ -266,7 +330,7 @@ Status Runtime::decode(KvCache& cache, const int32_t* tokens, int n, bool all_lo
         attention_block(b.attn, x, h, q, k3, v3, mask, a, n);
 
         be_.layer_norm(x, &b.cross.ln_w, &b.cross.ln_b, 1e-5f, h);
-        Tensor ck = t(ck_[l], hd_, nh_, ctx_), cv = t(cv_[l], hd_, nh_, ctx_);
+        Tensor ck = cross(ck_[l], slot), cv = cross(cv_[l], slot);
         attention_block(b.cross, x, h, q, ck, cv, cmask, a, n);
         mlp(b, x, h, f);
     }
@@ -279,6 +343,87 @@ Status Runtime::decode(KvCache& cache, const int32_t* tokens, int n, bool all_lo
     be_.mul_mat(w.tok_emb, hl, lg);
     logits.resize(size_t(nv * rows));
     return be_.download(logits.data(), logits_.data(), logits.size() * 4);
+}
+
+} // namespace vkai::whisper
+
+namespace vkai::whisper {
+
+Result<BatchCache> Runtime::new_batch_cache(int n_seq, int rows) {
+    if (n_seq < 1 || rows < 1 || rows > tctx_) return fail(Code::invalid_argument, "batch cache: %d sequences of %d cells (at most %lld)", n_seq, rows, (long long)tctx_);
+    BatchCache c;
+    c.rows = rows;
+    c.n.assign(size_t(n_seq), 0);
+    for (int l = 0; l < model_.hp().n_text_layer; ++l) {
+        VKAI_ASSIGN_OR_RETURN(Buf k, alloc(uint64_t(s_) * uint64_t(n_seq) * uint64_t(rows) * 4, "whisper batch KV cache"));
+        VKAI_ASSIGN_OR_RETURN(Buf v, alloc(uint64_t(s_) * uint64_t(n_seq) * uint64_t(rows) * 4, "whisper batch KV cache"));
+        c.k.push_back(std::move(k));
+        c.v.push_back(std::move(v));
+    }
+    return c;
+}
+
+// One token for each of n sequences: the matmuls run over n columns; new K/V rows are scattered
+// into the sequences' cells with set_rows; self- and cross-attention run per sequence (independent
+// dispatches). Every sequence sees all of its own cells, so the mask is a row of zeros.
+Status Runtime::decode_batch(BatchCache& c, const int* seqs, const int* slots, const int32_t* tokens, int n, std::vector<float>& logits) {
+    const Weights& w = W();
+    const int64_t nv = model_.hp().n_vocab, n_seq = int64_t(c.n.size());
+    if (n < 1 || n > kMaxLogitRows) return fail(Code::invalid_argument, "decode_batch: %d sequences (1 .. %d)", n, kMaxLogitRows);
+    std::vector<int32_t> pos(static_cast<size_t>(n)), ids(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        if (seqs[i] < 0 || seqs[i] >= n_seq) return fail(Code::invalid_argument, "decode_batch: sequence %d of %lld", seqs[i], (long long)n_seq);
+        for (int j = 0; j < i; ++j)
+            if (seqs[j] == seqs[i]) return fail(Code::invalid_argument, "decode_batch: sequence %d twice in one step", seqs[i]);
+        if (slots[i] < 0 || slots[i] >= enc_windows_) return fail(Code::invalid_argument, "decode_batch: window %d of %d encoded", slots[i], enc_windows_);
+        if (tokens[i] < 0 || tokens[i] >= nv) return fail(Code::invalid_argument, "decoder: token id %d outside the vocabulary of %lld", tokens[i], (long long)nv);
+        const int p = c.n[size_t(seqs[i])];
+        if (p >= c.rows) return fail(Code::invalid_argument, "decode_batch: sequence %d is full (%d cells)", seqs[i], c.rows);
+        pos[size_t(i)] = p;
+        ids[size_t(i)] = int32_t(int64_t(seqs[i]) * c.rows + p);
+    }
+    const float scale = 1.0f / std::sqrt(float(hd_));
+    Tensor x = t(dx_, s_, n), h = t(dh_, s_, n), q = t(dq_, s_, n), a = t(da_, s_, n), f = t(df_, 4 * s_, n);
+    be_.get_rows(w.tok_emb, tokens, n, x);
+    be_.get_rows(w.dec_pos, pos.data(), n, h);
+    be_.add(x, h, x);
+    auto col = [&](const Buf& b, int i) { return make_tensor(DType::F32, static_cast<uint8_t*>(b.data()) + uint64_t(i * s_) * 4, hd_, nh_, 1); };
+    for (size_t l = 0; l < w.dec.size(); ++l) {
+        const Block& b = w.dec[l];
+        be_.layer_norm(x, &b.attn.ln_w, &b.attn.ln_b, 1e-5f, h);
+        // New K/V rows (in q and a, free until the attention) into each sequence's next cell.
+        Tensor kc = t(c.k[l], s_, n_seq * c.rows), vc = t(c.v[l], s_, n_seq * c.rows);
+        be_.mul_mat(b.attn.k_w, h, q);
+        be_.set_rows(q, ids.data(), kc);
+        linear(b.attn.v_w, &b.attn.v_b, h, a);
+        be_.set_rows(a, ids.data(), vc);
+        linear(b.attn.q_w, &b.attn.q_b, h, q);
+        for (int i = 0; i < n; ++i) {
+            const uint64_t off = uint64_t(seqs[i]) * uint64_t(c.rows) * uint64_t(s_) * 4;
+            const int64_t n_kv = pos[size_t(i)] + 1;
+            Tensor k3 = make_tensor(DType::F32, static_cast<uint8_t*>(c.k[l].data()) + off, hd_, nh_, n_kv);
+            Tensor v3 = make_tensor(DType::F32, static_cast<uint8_t*>(c.v[l].data()) + off, hd_, nh_, n_kv);
+            Tensor q3 = col(dq_, i), o3 = col(da_, i), mask = t(zeros_, n_kv, 1);
+            be_.attention(q3, k3, v3, mask, scale, o3);
+        }
+        linear_residual(b.attn.o_w, b.attn.o_b, a, h, x);
+
+        be_.layer_norm(x, &b.cross.ln_w, &b.cross.ln_b, 1e-5f, h);
+        linear(b.cross.q_w, &b.cross.q_b, h, q);
+        for (int i = 0; i < n; ++i) {
+            Tensor q3 = col(dq_, i), o3 = col(da_, i), mask = t(zeros_, ctx_, 1);
+            be_.attention(q3, cross(ck_[l], slots[i]), cross(cv_[l], slots[i]), mask, scale, o3);
+        }
+        linear_residual(b.cross.o_w, b.cross.o_b, a, h, x);
+        mlp(b, x, h, f);
+    }
+    be_.layer_norm(x, &w.dec_ln_w, &w.dec_ln_b, 1e-5f, h);
+    Tensor lg = t(logits_, nv, n);
+    be_.mul_mat(w.tok_emb, h, lg);
+    logits.resize(size_t(nv * n));
+    VKAI_TRY(be_.download(logits.data(), logits_.data(), logits.size() * 4));
+    for (int i = 0; i < n; ++i) ++c.n[size_t(seqs[i])];
+    return {};
 }
 
 } // namespace vkai::whisper

@@ -41,6 +41,14 @@ struct KvCache {
     int n = 0;
 };
 
+// Self-attention K/V of several sequences decoded in lockstep (decode_batch: one token of each per
+// step): per layer one (n_state, n_seq * rows) f32 buffer; sequence i owns rows [i rows, (i+1) rows).
+struct BatchCache {
+    std::vector<Buf> k, v;
+    int rows = 0;       // cells per sequence
+    std::vector<int> n; // cells used per sequence
+};
+
 class Runtime {
 public:
     // max_tokens: most tokens one decode() call takes (prompt + prefix fit in n_text_ctx).
@@ -54,15 +62,27 @@ public:
     // Encodes the 3000 mel frames starting at `offset` (frames past the end read as the mel's
     // padding value, i.e. the last frame's value of silence) and prepares the cross-attention K/V.
     Status encode(const Mel& mel, int64_t offset);
-    // The encoder output of the last encode(), (n_state, n_audio_ctx) row-major on the host.
-    Result<std::vector<float>> encoder_output();
+    // Encodes n windows in one pass (every matmul over n x 1500 columns); window i's cross K/V go to
+    // slot i. The activations grow to n windows on first use: out_of_memory (nothing lost, the
+    // previous size stays) when they do not fit, then use fewer.
+    Status encode_batch(const Mel& mel, const int64_t* offsets, int n);
+    // Device bytes encode_batch(n) needs beyond one window (activations and cross K/V), for planning.
+    uint64_t batch_bytes(int n) const;
+    // The encoder output of window `slot` of the last encode, (n_state, n_audio_ctx) row-major.
+    Result<std::vector<float>> encoder_output(int slot = 0);
 
     Result<KvCache> new_cache();
     Status copy_cache(const KvCache& src, KvCache& dst); // dst must come from new_cache()
 
     // Appends n tokens to the sequence of `cache` (positions cache.n ..) and returns the logits of the
     // last token (n_vocab), or of every token when all_logits (n * n_vocab, n <= kMaxLogitRows).
-    Status decode(KvCache& cache, const int32_t* tokens, int n, bool all_logits, std::vector<float>& logits);
+    // The cross-attention reads window `slot` of the last encode.
+    Status decode(KvCache& cache, const int32_t* tokens, int n, bool all_logits, std::vector<float>& logits, int slot = 0);
+
+    // Lockstep decoding of up to kMaxLogitRows sequences (parallel windows): one step appends
+    // tokens[i] to sequence seqs[i] of `cache`, which attends to window slots[i]; logits gets n rows.
+    Result<BatchCache> new_batch_cache(int n_seq, int rows);
+    Status decode_batch(BatchCache& cache, const int* seqs, const int* slots, const int32_t* tokens, int n, std::vector<float>& logits);
 
     static constexpr int kMaxLogitRows = 32;
 
@@ -70,9 +90,12 @@ private:
     Runtime(const Model& m, Backend& be) : model_(m), be_(be) {}
     Result<Buf> alloc(uint64_t bytes, const char* what);
     Status upload_weights();
+    Status alloc_encoder(int windows); // encoder activations and cross K/V for `windows` windows
     // The weights the ops read: the model's host tensors, or their device copies.
     const Weights& W() const { return dev_w_ ? *dev_w_ : model_.w(); }
     Tensor t(const Buf& b, int64_t ne0, int64_t ne1 = 1, int64_t ne2 = 1) const;
+    // Cross K or V of window `slot` as (head_dim, n_head, n_audio_ctx).
+    Tensor cross(const Buf& b, int slot) const;
     // y = w x + bias (bias may be null); one fused dispatch where the backend has mul_mat_add.
     void linear(const Tensor& w, const Tensor* bias, const Tensor& x, Tensor& y);
     // resid += w x + bias, with h as scratch of resid's shape.
@@ -87,10 +110,12 @@ private:
     std::vector<Buf> wbufs_;
     uint64_t uploaded_bytes_ = 0;
     int64_t s_ = 0, hd_ = 0, nh_ = 0, ctx_ = 0, tctx_ = 0;
+    int enc_cap_ = 0;     // windows the encoder buffers hold
+    int enc_windows_ = 0; // windows of the last encode (valid cross K/V slots)
     // encoder
     Buf in_, cols1_, conv1_, cols2_, ex_, eh_, eq_, ek_, ev_, ea_, ef_, zeros_;
     // decoder
-    std::vector<Buf> ck_, cv_; // cross K/V per layer (n_state, n_audio_ctx)
+    std::vector<Buf> ck_, cv_; // cross K/V per layer (n_state, n_audio_ctx x windows)
     Buf dx_, dh_, dq_, da_, df_, dmask_, logits_;
     std::vector<float> host_in_, host_mask_;
 };

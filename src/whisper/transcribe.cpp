@@ -34,11 +34,77 @@ std::string utf8_repair(std::string_view s) {
     return out;
 }
 
+namespace {
+
+bool needs_fallback(const DecodeResult& r, const TranscribeOptions& opt) {
+    bool fallback = r.compression_ratio > opt.compression_ratio_threshold || r.avg_logprob < opt.logprob_threshold;
+    if (r.no_speech_prob > opt.no_speech_threshold && r.avg_logprob < opt.logprob_threshold) fallback = false; // silence
+    return fallback;
+}
+
+bool is_silence(const DecodeResult& r, const TranscribeOptions& opt) {
+    return r.no_speech_prob > opt.no_speech_threshold && r.avg_logprob <= opt.logprob_threshold;
+}
+
+// Segments of one decoded window that starts at mel frame `seek` and holds segment_size frames of
+// audio; returns where the reference's seek loop continues (the last complete timestamp pair).
+int64_t add_segments(Transcript& out, const Vocab& v, const DecodeResult& res, int64_t seek, int64_t segment_size) {
+    const double time_offset = double(seek) * kHop / kSampleRate;
+    const double segment_duration = double(segment_size) * kHop / kSampleRate;
+    const auto& toks = res.tokens;
+    auto is_ts = [&](size_t i) { return v.is_timestamp(toks[i]); };
+    auto add_segment = [&](double start, double end, std::vector<int32_t> seg_tokens) {
+        Segment s;
+        s.start = start;
+        s.end = end;
+        s.seek = seek;
+        s.temperature = res.temperature;
+        s.avg_logprob = res.avg_logprob;
+        s.compression_ratio = res.compression_ratio;
+        s.no_speech_prob = res.no_speech_prob;
+        s.text = utf8_repair(v.decode(seg_tokens));
+        s.tokens = std::move(seg_tokens);
+        if (!s.text.empty()) out.segments.push_back(std::move(s));
+    };
+    const int64_t seek_before = seek;
+    std::vector<size_t> slices; // ends of segments: after each pair of consecutive timestamps
+    for (size_t i = 1; i < toks.size(); ++i)
+        if (is_ts(i - 1) && is_ts(i)) slices.push_back(i);
+    const bool single_ts_ending = toks.size() >= 2 && !is_ts(toks.size() - 2) && is_ts(toks.size() - 1);
+    if (!slices.empty()) {
+        if (single_ts_ending) slices.push_back(toks.size());
+        size_t last = 0;
+        for (size_t cur : slices) {
+            std::vector<int32_t> sl(toks.begin() + long(last), toks.begin() + long(cur));
+            const double start = time_offset + (sl.front() - v.timestamp_begin()) * 0.02;
+            const double end = time_offset + (sl.back() - v.timestamp_begin()) * 0.02;
+            add_segment(start, end, sl);
+            last = cur;
+        }
+        if (single_ts_ending) seek += segment_size;
+        else seek += int64_t(toks[last - 1] - v.timestamp_begin()) * 2; // 2 mel frames per 0.02 s position
+    } else {
+        double duration = segment_duration;
+        for (size_t i = toks.size(); i-- > 0;)
+            if (is_ts(i)) {
+                if (toks[i] != v.timestamp_begin()) duration = (toks[i] - v.timestamp_begin()) * 0.02;
+                break;
+            }
+        add_segment(time_offset, time_offset + duration, toks);
+        seek += segment_size;
+    }
+    if (seek <= seek_before) seek = seek_before + segment_size; // a window that ends at <|0.00|> must still advance
+    return seek;
+}
+
+} // namespace
+
 Result<Transcript> transcribe(Runtime& rt, const Mel& mel, int64_t n_samples, const TranscribeOptions& opt) {
     const Vocab& v = rt.model().vocab();
     if (opt.temperatures.empty()) return fail(Code::invalid_argument, "transcribe: no temperatures");
     if (opt.beam_size < 1 || opt.beam_size > 16) return fail(Code::invalid_argument, "beam size %d outside 1..16", opt.beam_size);
     if (opt.best_of < 1 || opt.best_of > 16) return fail(Code::invalid_argument, "best_of %d outside 1..16", opt.best_of);
+    if (opt.parallel_windows < 0) return fail(Code::invalid_argument, "parallel windows %d < 0", opt.parallel_windows);
     Transcript out;
     out.duration = double(n_samples) / kSampleRate;
     out.task = opt.translate ? "translate" : "transcribe";
@@ -63,22 +129,9 @@ Result<Transcript> transcribe(Runtime& rt, const Mel& mel, int64_t n_samples, co
         all_tokens = ids;
     }
     size_t prompt_reset_since = 0;
-    int64_t seek = 0;
     const int n_max_prompt = rt.model().hp().n_text_ctx / 2 - 1;
-    while (seek < content_frames) {
-        const int64_t segment_size = std::min<int64_t>(kChunkFrames, content_frames - seek);
-        const double time_offset = double(seek) * kHop / kSampleRate;
-        const double segment_duration = double(segment_size) * kHop / kSampleRate;
-        double t0 = now_s();
-        VKAI_TRY(rt.encode(mel, seek));
-        out.encode_s += now_s() - t0;
-        ++out.windows;
-        t0 = now_s();
-        if (detect) {
-            VKAI_ASSIGN_OR_RETURN(lang, detect_language(rt));
-            out.language = kLanguages[lang];
-            detect = false;
-        }
+    // The task of a window; the prompt is the last text tokens since prompt_reset_since.
+    auto make_task = [&](int slot) {
         DecodeTask task;
         task.sot_seq = {v.sot()};
         if (v.multilingual()) {
@@ -95,71 +148,97 @@ Result<Transcript> transcribe(Runtime& rt, const Mel& mel, int64_t n_samples, co
         task.beam_size = opt.beam_size;
         task.best_of = opt.best_of;
         task.sample_len = rt.model().hp().n_text_ctx / 2;
-        DecodeResult res;
-        for (size_t ti = 0; ti < opt.temperatures.size(); ++ti) {
+        task.slot = slot;
+        return task;
+    };
+    // Decodes at each fallback temperature from index `first` on, until one is acceptable.
+    auto decode_fallback = [&](DecodeTask task, size_t first, int64_t seek, DecodeResult& res) -> Status {
+        for (size_t ti = first; ti < opt.temperatures.size(); ++ti) {
             task.temperature = opt.temperatures[ti];
             task.seed = opt.seed + uint64_t(seek) * 31 + ti;
             VKAI_ASSIGN_OR_RETURN(res, decode_window(rt, task));
-            bool fallback = res.compression_ratio > opt.compression_ratio_threshold || res.avg_logprob < opt.logprob_threshold;
-            if (res.no_speech_prob > opt.no_speech_threshold && res.avg_logprob < opt.logprob_threshold) fallback = false; // silence
-            if (!fallback) break;
+            if (!needs_fallback(res, opt)) break;
         }
+        return {};
+    };
+    auto progress = [&](int64_t done) {
+        if (opt.progress) opt.progress(double(std::min(done, content_frames)) / double(std::max<int64_t>(content_frames, 1)));
+    };
+
+    if (opt.parallel_windows > 1) {
+        // Parallel windows: fixed 30 s boundaries, the text of one window does not condition the next
+        // (only the initial prompt does), so a batch of windows is encoded and decoded at once.
+        int batch = std::min(opt.parallel_windows, Runtime::kMaxLogitRows);
+        int64_t seek = 0;
+        while (seek < content_frames) {
+            std::vector<int64_t> offsets;
+            for (int64_t o = seek; o < content_frames && int(offsets.size()) < batch; o += kChunkFrames) offsets.push_back(o);
+            double t0 = now_s();
+            Status st = rt.encode_batch(mel, offsets.data(), int(offsets.size()));
+            if (!st.ok() && st.code() == Code::out_of_memory && batch > 1) { // fewer windows per pass
+                batch = std::max(1, int(offsets.size()) / 2);
+                continue;
+            }
+            VKAI_TRY(st);
+            out.encode_s += now_s() - t0;
+            out.windows += int(offsets.size());
+            out.parallel_windows = std::max(out.parallel_windows, int(offsets.size()));
+            t0 = now_s();
+            if (detect) {
+                VKAI_ASSIGN_OR_RETURN(lang, detect_language(rt));
+                out.language = kLanguages[lang];
+                detect = false;
+            }
+            std::vector<DecodeTask> tasks;
+            for (size_t i = 0; i < offsets.size(); ++i) tasks.push_back(make_task(int(i)));
+            std::vector<DecodeResult> results;
+            if (opt.temperatures[0] == 0.0f) {
+                VKAI_ASSIGN_OR_RETURN(results, decode_windows_greedy(rt, tasks));
+                for (size_t i = 0; i < results.size(); ++i)
+                    if (needs_fallback(results[i], opt)) VKAI_TRY(decode_fallback(tasks[i], 1, offsets[i], results[i]));
+            } else {
+                results.resize(offsets.size());
+                for (size_t i = 0; i < offsets.size(); ++i) VKAI_TRY(decode_fallback(tasks[i], 0, offsets[i], results[i]));
+            }
+            out.decode_s += now_s() - t0;
+            for (size_t i = 0; i < offsets.size(); ++i) {
+                const int64_t size = std::min<int64_t>(kChunkFrames, content_frames - offsets[i]);
+                if (!is_silence(results[i], opt)) add_segments(out, v, results[i], offsets[i], size);
+            }
+            seek = offsets.back() + kChunkFrames;
+            progress(seek);
+        }
+    }
+
+    int64_t seek = opt.parallel_windows > 1 ? content_frames : 0;
+    while (seek < content_frames) {
+        const int64_t segment_size = std::min<int64_t>(kChunkFrames, content_frames - seek);
+        double t0 = now_s();
+        VKAI_TRY(rt.encode(mel, seek));
+        out.encode_s += now_s() - t0;
+        ++out.windows;
+        t0 = now_s();
+        if (detect) {
+            VKAI_ASSIGN_OR_RETURN(lang, detect_language(rt));
+            out.language = kLanguages[lang];
+            detect = false;
+        }
+        DecodeResult res;
+        VKAI_TRY(decode_fallback(make_task(0), 0, seek, res));
         out.decode_s += now_s() - t0;
 
-        if (res.no_speech_prob > opt.no_speech_threshold && res.avg_logprob <= opt.logprob_threshold) {
+        if (is_silence(res, opt)) {
             seek += segment_size; // silence: skip the window
-            if (opt.progress) opt.progress(double(std::min(seek, content_frames)) / double(std::max<int64_t>(content_frames, 1)));
+            progress(seek);
             continue;
         }
-        const auto& toks = res.tokens;
-        auto is_ts = [&](size_t i) { return v.is_timestamp(toks[i]); };
-        auto add_segment = [&](double start, double end, std::vector<int32_t> seg_tokens) {
-            Segment s;
-            s.start = start;
-            s.end = end;
-            s.seek = seek;
-            s.temperature = res.temperature;
-            s.avg_logprob = res.avg_logprob;
-            s.compression_ratio = res.compression_ratio;
-            s.no_speech_prob = res.no_speech_prob;
-            s.text = utf8_repair(v.decode(seg_tokens));
-            s.tokens = std::move(seg_tokens);
-            if (!s.text.empty()) out.segments.push_back(std::move(s));
-        };
         const size_t first_seg = out.segments.size();
-        const int64_t seek_before = seek;
-        std::vector<size_t> slices; // ends of segments: after each pair of consecutive timestamps
-        for (size_t i = 1; i < toks.size(); ++i)
-            if (is_ts(i - 1) && is_ts(i)) slices.push_back(i);
-        const bool single_ts_ending = toks.size() >= 2 && !is_ts(toks.size() - 2) && is_ts(toks.size() - 1);
-        if (!slices.empty()) {
-            if (single_ts_ending) slices.push_back(toks.size());
-            size_t last = 0;
-            for (size_t cur : slices) {
-                std::vector<int32_t> sl(toks.begin() + long(last), toks.begin() + long(cur));
-                const double start = time_offset + (sl.front() - v.timestamp_begin()) * 0.02;
-                const double end = time_offset + (sl.back() - v.timestamp_begin()) * 0.02;
-                add_segment(start, end, sl);
-                last = cur;
-            }
-            if (single_ts_ending) seek += segment_size;
-            else seek += int64_t(toks[last - 1] - v.timestamp_begin()) * 2; // 2 mel frames per 0.02 s position
-        } else {
-            double duration = segment_duration;
-            for (size_t i = toks.size(); i-- > 0;)
-                if (is_ts(i)) {
-                    if (toks[i] != v.timestamp_begin()) duration = (toks[i] - v.timestamp_begin()) * 0.02;
-                    break;
-                }
-            add_segment(time_offset, time_offset + duration, toks);
-            seek += segment_size;
-        }
-        if (seek <= seek_before) seek = seek_before + segment_size; // a window that ends at <|0.00|> must still advance
+        seek = add_segments(out, v, res, seek, segment_size);
         if (!opt.condition_on_previous_text || res.temperature > 0.5f) prompt_reset_since = all_tokens.size();
         for (size_t i = first_seg; i < out.segments.size(); ++i)
             for (int32_t id : out.segments[i].tokens)
                 if (id < v.eot()) all_tokens.push_back(id); // text tokens only condition the next window
-        if (opt.progress) opt.progress(double(std::min(seek, content_frames)) / double(std::max<int64_t>(content_frames, 1)));
+        progress(seek);
     }
     for (auto& s : out.segments) {
         s.start = std::min(s.start, out.duration);

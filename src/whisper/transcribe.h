@@ -26,6 +26,12 @@ struct TranscribeOptions {
     bool condition_on_previous_text = true;
     std::string initial_prompt;
     uint64_t seed = 0;
+    // > 1: parallel windows, for speed on a GPU. The audio is cut at fixed 30 s boundaries and up to
+    // this many windows are encoded in one pass and decoded greedily in lockstep (temperature 0,
+    // no beams); each window's text is not conditioned on the previous one's; temperature fallback
+    // runs per window afterwards. 0 or 1: the reference's sequential seek loop (the default).
+    // Capped at Runtime::kMaxLogitRows; halved while the device cannot hold that many windows.
+    int parallel_windows = 0;
     // Called after every window with the fraction of the audio done (for progress bars).
     std::function<void(double)> progress;
 };
@@ -47,6 +53,7 @@ struct Transcript {
     std::string text; // all segments' text
     double encode_s = 0, decode_s = 0; // time spent (wall)
     int windows = 0;
+    int parallel_windows = 1; // windows per encoder pass actually used
 };
 
 // n_samples: the audio's length (mel.n_frames includes 30 s of padding after it).

@@ -84,6 +84,28 @@ if "$VKAI" devices 2>/dev/null | grep -q "^vulkan0"; then
             || bad "--device auto picked a software device: $(head -c 400 "$tmp/err")"
     fi
 fi
+# Parallel windows (--batch): 33 s of audio = 2 windows encoded and decoded at once; the Vulkan
+# transcript equals the CPU one, segments start at the fixed 30 s window boundaries.
+python3 - "$DATA/whisper/jfk.wav" "$tmp/jfk3.wav" <<'PY'
+import sys, wave
+r = wave.open(sys.argv[1], "rb")
+frames = r.readframes(r.getnframes())
+w = wave.open(sys.argv[2], "wb")
+w.setparams(r.getparams())
+w.writeframes(frames * 3)
+w.close()
+PY
+# shellcheck disable=SC2086
+"$VKAI" transcribe -m "$tmp/m.bin" "$tmp/jfk3.wav" $FIXED --batch 2 --device cpu > "$tmp/b_cpu.json" 2> "$tmp/err" \
+    && grep -q "2 (up to 2 at once) windows" "$tmp/err" \
+    && python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); assert all(s["seek"] % 3000 == 0 and s["end"] <= 33.0 for s in v["segments"]), v' "$tmp/b_cpu.json" \
+    && ok || bad "transcribe --batch 2 on the cpu: $(head -c 400 "$tmp/err")"
+if "$VKAI" devices 2>/dev/null | grep -q "^vulkan0"; then
+    # shellcheck disable=SC2086
+    "$VKAI" transcribe -m "$tmp/m.bin" "$tmp/jfk3.wav" $FIXED --batch 2 --device vulkan0 > "$tmp/b_vk.json" 2> "$tmp/err" \
+        && cmp -s "$tmp/b_cpu.json" "$tmp/b_vk.json" && ok || bad "transcribe --batch 2 on vulkan0 differs from the cpu: $(head -c 400 "$tmp/err")"
+fi
+expect_clean_fail "bad batch" "$VKAI" transcribe -m "$tmp/m.bin" --batch 99 "$DATA/whisper/jfk.wav"
 expect_clean_fail "bad device" "$VKAI" transcribe -m "$tmp/m.bin" --device gpu7 "$DATA/whisper/jfk.wav"
 
 # Bad input: one clear line each, no crash.

@@ -152,6 +152,77 @@ TEST(whisper_transcribe, synth_model_end_to_end) {
     EXPECT_FALSE(transcribe(*f.rt, *mel, int64_t(audio.size()), opt).ok());
 }
 
+// Parallel windows: encode_batch gives each window the encoder output encode() gives it alone, the
+// lockstep greedy decoder gives each window decode_window's greedy tokens, and transcribe() with
+// parallel_windows cuts the audio at fixed 30 s boundaries.
+TEST(whisper_transcribe, parallel_windows) {
+    Fixture f = make("whisper-test", 1);
+    ASSERT_TRUE(f.rt);
+    const Vocab& v = f.model->vocab();
+    const auto jfk = test::read_wav16_mono(test::data_path("whisper/jfk.wav"));
+    ASSERT_EQ(jfk.size(), 176000u);
+    std::vector<float> audio;
+    for (int i = 0; i < 7; ++i) audio.insert(audio.end(), jfk.begin(), jfk.end()); // 77 s: windows of 30, 30, 17 s
+    auto mel = log_mel(audio, f.model->filters(), 80, f.be->pool());
+    ASSERT_TRUE(mel.ok());
+    const int64_t offsets[3] = {0, 3000, 6000};
+    std::vector<std::vector<float>> alone;
+    for (int64_t o : offsets) {
+        ASSERT_TRUE(f.rt->encode(*mel, o).ok());
+        auto e = f.rt->encoder_output();
+        ASSERT_TRUE(e.ok());
+        alone.push_back(*e);
+    }
+    ASSERT_TRUE(f.rt->encode_batch(*mel, offsets, 3).ok());
+    for (int i = 0; i < 3; ++i) {
+        auto e = f.rt->encoder_output(i);
+        ASSERT_TRUE(e.ok());
+        EXPECT_LT(test::nmse(e->data(), alone[size_t(i)].data(), int64_t(e->size())), 1e-12) << "window " << i;
+    }
+    EXPECT_FALSE(f.rt->encoder_output(3).ok());
+
+    std::vector<DecodeTask> tasks(3);
+    for (int i = 0; i < 3; ++i) {
+        tasks[size_t(i)].sot_seq = {v.sot(), v.language(0), v.transcribe()};
+        tasks[size_t(i)].sample_len = 30;
+        tasks[size_t(i)].beam_size = 1;
+        tasks[size_t(i)].slot = i;
+    }
+    tasks[1].prompt = {v.startofprev(), 1000, 2000}; // a longer head: the lockstep mixes forced and sampled steps
+    auto batch = decode_windows_greedy(*f.rt, tasks);
+    ASSERT_TRUE(batch.ok()) << batch.status().message();
+    ASSERT_EQ(batch->size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+        auto one = decode_window(*f.rt, tasks[size_t(i)]);
+        ASSERT_TRUE(one.ok());
+        const DecodeResult& b = (*batch)[size_t(i)];
+        EXPECT_EQ(b.tokens, one->tokens) << "window " << i;
+        EXPECT_NEAR(b.avg_logprob, one->avg_logprob, 1e-4);
+        EXPECT_NEAR(b.no_speech_prob, one->no_speech_prob, 1e-5);
+        check_timestamp_rules(v, b.tokens);
+    }
+    tasks[2].slot = 3; // not encoded
+    EXPECT_FALSE(decode_windows_greedy(*f.rt, tasks).ok());
+
+    TranscribeOptions opt;
+    opt.beam_size = 1;
+    opt.temperatures = {0.0f};
+    opt.language = "en";
+    opt.parallel_windows = 2; // 2 windows, then 1
+    auto tr = transcribe(*f.rt, *mel, int64_t(audio.size()), opt);
+    ASSERT_TRUE(tr.ok()) << tr.status().message();
+    EXPECT_EQ(tr->windows, 3);
+    EXPECT_EQ(tr->parallel_windows, 2);
+    double prev = 0;
+    for (const auto& s : tr->segments) {
+        EXPECT_EQ(s.seek % 3000, 0) << "fixed window boundaries";
+        EXPECT_GE(s.start, prev - 1e-9);
+        EXPECT_GE(s.start, double(s.seek) / 100 - 1e-9);
+        EXPECT_LE(s.end, std::min(77.0, double(s.seek) / 100 + 30) + 1e-9);
+        prev = s.start;
+    }
+}
+
 TEST(whisper_transcribe, english_only_and_v3_shapes) {
     // large-v3 layout (128 mels, 51866 tokens, filters computed) at the smallest width: loads and runs.
     const auto* p = find_synth_preset("whisper-large-v3-turbo");

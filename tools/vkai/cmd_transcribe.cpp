@@ -58,6 +58,8 @@ int cmd_transcribe(int argc, char** argv) {
                   {"device", "", "D", "auto (default: a Vulkan GPU if there is one, else the CPU), cpu, or vulkanN (see vkai devices)"},
                   {"vram", "", "BYTES", "use at most this much GPU memory, e.g. 4G (default: what the device reports free)"},
                   {"beam-size", "", "N", "beams at temperature 0 (default 5, as the reference CLI; 1 = greedy)"},
+                  {"batch", "", "N", "decode N 30 s windows at once (fast on a GPU): fixed window boundaries, greedy at temperature 0, "
+                                     "no conditioning on the previous window's text (default 1: the reference's sequential windows)"},
                   {"best-of", "", "N", "samples per fallback temperature (default 5)"},
                   {"no-fallback", "", "", "decode at temperature 0 only (no retries on repetitive or unlikely text)"},
                   {"no-timestamps", "", "", "one segment per 30 s window, no timestamp tokens"},
@@ -90,8 +92,11 @@ int cmd_transcribe(int argc, char** argv) {
     auto beam = args.get_int("beam-size", 5);
     auto best_of = args.get_int("best-of", 5);
     auto seed = args.get_int("seed", 0);
-    for (const Status* s : {&threads.status(), &beam.status(), &best_of.status(), &seed.status()})
+    auto batch = args.get_int("batch", 1);
+    for (const Status* s : {&threads.status(), &beam.status(), &best_of.status(), &seed.status(), &batch.status()})
         if (!s->ok()) return report("transcribe", *s);
+    if (*batch < 1 || *batch > whisper::Runtime::kMaxLogitRows)
+        return report("transcribe", fail(Code::invalid_argument, "--batch %lld: windows at once must be 1 .. %d", (long long)*batch, whisper::Runtime::kMaxLogitRows));
     const std::string out_dir = args.get("output-dir");
     if (!out_dir.empty() && !std::filesystem::is_directory(out_dir))
         return report("transcribe", fail(Code::not_found, "--output-dir %s is not a directory", out_dir.c_str()));
@@ -104,6 +109,7 @@ int cmd_transcribe(int argc, char** argv) {
     opt.best_of = int(*best_of);
     opt.initial_prompt = args.get("prompt");
     opt.seed = uint64_t(*seed);
+    opt.parallel_windows = int(*batch);
     if (args.has("no-fallback")) opt.temperatures = {0.0f};
     const bool tty = isatty(2);
     if (opt.language != "auto") {
@@ -196,9 +202,11 @@ int cmd_transcribe(int argc, char** argv) {
         const double total = now_s() - f0;
         const double dur = double(audio->size()) / whisper::kSampleRate;
         std::fprintf(stderr,
-                     "transcribe: %s: %.1f s of audio, language %s, %zu segments, %d windows; audio decode %.2f s, mel %.2f s, encode %.2f s, "
+                     "transcribe: %s: %.1f s of audio, language %s, %zu segments, %s windows; audio decode %.2f s, mel %.2f s, encode %.2f s, "
                      "decode %.2f s, total %.2f s (real-time factor %.3f)\n",
-                     path.c_str(), dur, tr->language.c_str(), tr->segments.size(), tr->windows, audio_s, mel_s, tr->encode_s, tr->decode_s, total,
+                     path.c_str(), dur, tr->language.c_str(), tr->segments.size(),
+                     (tr->parallel_windows > 1 ? strf("%d (up to %d at once)", tr->windows, tr->parallel_windows) : strf("%d", tr->windows)).c_str(),
+                     audio_s, mel_s, tr->encode_s, tr->decode_s, total,
                      dur > 0 ? total / dur : 0.0);
         for (const auto& fmt : formats) {
             const std::string text = render(*tr, fmt);
