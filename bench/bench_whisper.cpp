@@ -7,13 +7,15 @@
 //            (fixed 30 s boundaries, lockstep greedy decoding).
 // Ceilings: read bandwidth (Backend::read_bandwidth) and, on Vulkan, f32 FMA throughput
 // (vk::measure_f32_flops). VKAI_VK_BASELINE=1 measures the baseline path.
-//   vkai-bench-whisper -m MODEL.bin [--device cpu|vulkanN] [-t THREADS] [--reps N] [--tokens N]
-//                      [--minutes M] [--batch B] [--skip enc,dec,e2e] [--json]
+//   vkai-bench-whisper -m MODEL.bin [--synth PRESET --vocab WHISPER.bin] [--device cpu|vulkanN] [-t THREADS]
+//                      [--reps N] [--tokens N] [--minutes M] [--batch B] [--skip enc,dec,e2e] [--json]
+// --synth writes a random-weight model of that preset (vkai synth's) to -m first.
 #include "base/log.h"
 #include "base/text.h"
 #include "base/thread_pool.h"
 #include "base/timer.h"
 #include "cpu/cpu_backend.h"
+#include "whisper/synth.h"
 #include "whisper/transcribe.h"
 #ifdef VKAI_HAVE_VULKAN
 #include "vulkan/vk_flops.h"
@@ -34,7 +36,7 @@ using namespace vkai;
 namespace {
 
 struct Opts {
-    std::string model, device = "vulkan0", skip;
+    std::string model, device = "vulkan0", skip, synth, vocab;
     int threads = 0, reps = 5, tokens = 128, batch = 4;
     double minutes = 10;
     bool json = false;
@@ -111,6 +113,15 @@ std::unique_ptr<Backend> open_backend(const Opts& o, std::string& err) {
 
 int run(const Opts& o) {
     set_log_level(LogLevel::warn);
+    if (!o.synth.empty()) { // random weights with a preset's shapes, written to -m first
+        const whisper::SynthPreset* p = whisper::find_synth_preset(o.synth);
+        if (!p) return std::fprintf(stderr, "unknown preset %s\n", o.synth.c_str()), 1;
+        whisper::SynthOptions so;
+        so.hp = p->hp;
+        so.vocab_path = o.vocab;
+        auto rep = whisper::synth_model(so, o.model);
+        if (!rep.ok()) return std::fprintf(stderr, "synth: %s\n", rep.status().message().c_str()), 1;
+    }
     auto model = whisper::Model::load(o.model);
     if (!model.ok()) return std::fprintf(stderr, "%s\n", model.status().message().c_str()), 1;
     const whisper::Model& m = **model;
@@ -280,8 +291,10 @@ int main(int argc, char** argv) {
         else if (a == "--minutes") o.minutes = std::atof(val());
         else if (a == "--batch") o.batch = std::atoi(val());
         else if (a == "--skip") o.skip = val();
+        else if (a == "--synth") o.synth = val();
+        else if (a == "--vocab") o.vocab = val();
         else if (a == "--json") o.json = true;
-        else return std::fprintf(stderr, "unknown argument %s\nusage: vkai-bench-whisper -m MODEL.bin [--device cpu|vulkanN] [-t N] [--reps N] [--tokens N] [--minutes M] [--batch B] [--skip enc,dec,e2e] [--json]\n", a.c_str()), 2;
+        else return std::fprintf(stderr, "unknown argument %s\nusage: vkai-bench-whisper -m MODEL.bin [--synth PRESET --vocab FILE] [--device cpu|vulkanN] [-t N] [--reps N] [--tokens N] [--minutes M] [--batch B] [--skip enc,dec,e2e] [--json]\n", a.c_str()), 2;
     }
     if (o.model.empty()) return std::fprintf(stderr, "usage: vkai-bench-whisper -m MODEL.bin [--device cpu|vulkanN] ...\n"), 2;
     return run(o);

@@ -35,12 +35,19 @@ constexpr int64_t kTiledMaxHd = 64, kTiledBq = 32;
 constexpr int64_t kTiledMinTokens = 8;        // fewer queries: one workgroup per (head, query) is as fast
 constexpr uint32_t kTiledSharedBytes = 30976; // attention_tiled.comp's shared arrays
 
-// VKAI_VK_ATTN_TILED=0 keeps every attention on attention.comp (to compare the two on a GPU).
+constexpr int64_t kWideMinCells = 256; // attention_wide.comp from here on (few queries, long caches)
+
+// VKAI_VK_ATTN_TILED=0 / VKAI_VK_ATTN_WIDE=0 keep those cases on attention.comp (to compare on a GPU).
+bool env_off(const char* name) {
+    const char* e = std::getenv(name);
+    return e && e[0] == '0';
+}
 bool tiled_attention_off() {
-    static const bool off = [] {
-        const char* e = std::getenv("VKAI_VK_ATTN_TILED");
-        return e && e[0] == '0';
-    }();
+    static const bool off = env_off("VKAI_VK_ATTN_TILED");
+    return off;
+}
+bool wide_attention_off() {
+    static const bool off = env_off("VKAI_VK_ATTN_WIDE");
     return off;
 }
 
@@ -54,6 +61,9 @@ void VulkanBackendImpl::attn_pipeline_specs(std::vector<PipelineSpec>& specs) co
     specs.push_back({"rope", 3, sizeof(RopePC)});
     specs.push_back({"attention_f32", 5, sizeof(AttnPC)});
     specs.push_back({"attention_f16", 5, sizeof(AttnPC)});
+    const std::string sg = use_subgroup_ops() ? "_sg" : "";
+    specs.push_back({"attention_wide_f32" + sg, 5, sizeof(AttnPC)});
+    specs.push_back({"attention_wide_f16" + sg, 5, sizeof(AttnPC)});
     if (dev_->info().max_shared_bytes >= kTiledSharedBytes) {
         for (const char* v : {"attention_tiled_f32", "attention_tiled_f16", "attention_tiled_hd64_f32", "attention_tiled_hd64_f16"})
             specs.push_back({v, 5, sizeof(AttnTiledPC)});
@@ -165,8 +175,12 @@ void VulkanBackendImpl::attention(const Tensor& q, const Tensor& k, const Tensor
     const bool tiled = hd <= kTiledMaxHd && hd % 4 == 0 && n_tok >= kTiledMinTokens && aligned && dev_->info().max_shared_bytes >= kTiledSharedBytes &&
                        !tiled_attention_off();
     const std::string tiled_name = std::string(hd == 64 ? "attention_tiled_hd64_" : "attention_tiled_") + (k.type == DType::F16 ? "f16" : "f32");
-    const Pipeline* p = tiled ? pipeline(tiled_name, 5, sizeof(AttnTiledPC))
-                              : pipeline(k.type == DType::F16 ? "attention_f16" : "attention_f32", 5, sizeof(AttnPC));
+    // Few queries over many cells (decode): 256 threads and 1024-cell chunks per (head, token).
+    const bool wide = !tiled && n_cells >= kWideMinCells && !wide_attention_off();
+    const std::string kv = k.type == DType::F16 ? "f16" : "f32";
+    const Pipeline* p = tiled  ? pipeline(tiled_name, 5, sizeof(AttnTiledPC))
+                        : wide ? pipeline("attention_wide_" + kv + (use_subgroup_ops() ? "_sg" : ""), 5, sizeof(AttnPC))
+                               : pipeline("attention_" + kv, 5, sizeof(AttnPC));
     if (!p || !err_.ok()) return;
     rec_->add_flops(attention_flops(q, k)); // the submit budget's estimate (vk_commands.h)
     if (tiled) {

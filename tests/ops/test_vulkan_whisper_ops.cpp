@@ -237,6 +237,43 @@ TEST_P(VulkanWhisperOps, AttentionManyQueries) {
         }
 }
 
+// attention with few queries over >= 256 cells takes attention_wide.comp (decode: whisper's
+// cross-attention over 1500 positions, long LLM caches): chunks of 1024 cells, several chunks, a
+// partial last chunk, NaN in unused cells, a fully masked query, GQA, f16/f32, head sizes 64/128/40.
+TEST_P(VulkanWhisperOps, AttentionLongCache) {
+    NEED_BACKEND(be, GetParam(), 0);
+    struct C {
+        int64_t n_tok, n_cells, n_head, n_head_kv, hd;
+    };
+    for (DType kv : {DType::F32, DType::F16})
+        for (const C c : {C{1, 1500, 4, 4, 64}, C{3, 2100, 4, 2, 128}, C{2, 300, 3, 1, 40}, C{1, 256, 2, 2, 64}}) {
+            SCOPED_TRACE(strf("%s tok=%lld cells=%lld hd=%lld", dtype_name(kv), (long long)c.n_tok, (long long)c.n_cells, (long long)c.hd));
+            Owned kc(kv, c.hd, c.n_head_kv, c.n_cells), vc(kv, c.hd, c.n_head_kv, c.n_cells), q(DType::F32, c.hd, c.n_head, c.n_tok),
+                out(DType::F32, c.hd, c.n_head, c.n_tok), mask(DType::F32, c.n_cells, c.n_tok);
+            kc.fill(40, -2.0f, 2.0f);
+            vc.fill(41);
+            q.fill(42, -2.0f, 2.0f);
+            for (int64_t t = 0; t < c.n_tok; ++t)
+                for (int64_t j = 0; j < c.n_cells; ++j) {
+                    const bool used = j % 97 != 13;              // cells never written: NaN, masked for every query
+                    const bool see = used && (t != 1 || c.n_tok == 2); // query 1 of 3 sees nothing
+                    mask.frow(t)[j] = see ? (j % 5 == 0 ? -0.5f : 0.0f) : -INFINITY;
+                }
+            for (int64_t j = 13; j < c.n_cells; j += 97)
+                for (int64_t hk = 0; hk < c.n_head_kv; ++hk) {
+                    std::memset(kc.t.row<uint8_t>(hk, j), 0xFF, size_t(kc.row_bytes()));
+                    std::memset(vc.t.row<uint8_t>(hk, j), 0xFF, size_t(vc.row_bytes()));
+                }
+            Owned want(out);
+            ref::attention(q.t, kc.t, vc.t, mask.t, 0.125f, want.t);
+            Dev dq(be, q), dk(be, kc), dv(be, vc), dm(be, mask), dout(be, out);
+            be->attention(dq.t, dk.t, dv.t, dm.t, 0.125f, dout.t);
+            const std::vector<float> g = dout.get(out).f32();
+            for (float x : g) ASSERT_TRUE(std::isfinite(x));
+            EXPECT_TRUE(test::close(g, want.f32(), Tol{1e-5f, 1e-4f}));
+        }
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, VulkanWhisperOps, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "baseline" : "normal"; });
 
