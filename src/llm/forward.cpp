@@ -20,6 +20,10 @@ namespace {
 // for the device's experts; LOGITS (free during the layers) their outputs when n > 1.
 enum Slot { X, H, Q, K, V, ATTN, GATE, UP, MASK, XSEL, LOGITS, ROUTER, XE, YE, MOE_W, N_SLOTS };
 
+// Logits are computed for at most this many tokens at a time: a batch's worth for a large vocabulary
+// (151936 x 512 floats = 297 MiB) would take device memory from the weights.
+constexpr int64_t kHeadRows = 64;
+
 // Expert e of a (k, m, n_expert) expert tensor as a 2-D weight.
 Tensor expert_slice(const Tensor& w, int64_t e) {
     Tensor s = w;
@@ -48,6 +52,8 @@ Tensor Context::Exec::t(int slot, int64_t ne0, int64_t ne1, int64_t ne2) const {
     VKAI_ASSERT(uint64_t(ne0 * ne1 * ne2) * 4 <= act_bytes[size_t(slot)], "activation slot %d too small", slot);
     return make_tensor(DType::F32, act[size_t(slot)], ne0, ne1, ne2);
 }
+
+int64_t Context::head_rows() const { return std::min<int64_t>(kHeadRows, std::min(params_.n_batch, params_.n_ctx)); }
 
 size_t Context::mask_floats() const { return size_t(params_.n_ctx) * size_t(std::min(params_.n_batch, params_.n_ctx)); }
 
@@ -141,8 +147,8 @@ Status Context::alloc_activations(Exec& e) {
     floats[GATE] = ff * nb;
     floats[UP] = ff * nb;
     floats[MASK] = uint64_t(params_.n_ctx) * nb;
-    floats[XSEL] = embd * nb;
-    floats[LOGITS] = uint64_t(h.n_vocab) * nb;
+    floats[XSEL] = embd * uint64_t(head_rows());
+    floats[LOGITS] = uint64_t(h.n_vocab) * uint64_t(head_rows());
     if (h.n_expert > 0) {
         const uint64_t k = uint64_t(h.n_expert_used);
         floats[ROUTER] = uint64_t(h.n_expert) * nb + embd * nb;
@@ -559,13 +565,18 @@ Status Context::decode_impl(const Batch& b, bool& claimed) {
     n_logits_ = int64_t(rows.size());
     Status st;
     if (!rows.empty()) {
-        const int64_t no = n_logits_;
-        Tensor x = e.t(X, hp.n_embd, n), xs = e.t(XSEL, hp.n_embd, no), lg = e.t(LOGITS, hp.n_vocab, no);
-        be.get_rows(x, rows.data(), no, xs);
-        be.rms_norm(xs, &W.output_norm, hp.norm_eps, xs);
-        be.mul_mat(W.output, xs, lg);
+        // kHeadRows rows at a time: the logits buffer holds that many, not a whole batch's
+        const int64_t no = n_logits_, hr = head_rows();
         logits_.resize(size_t(hp.n_vocab * no));
-        st = be.download(logits_.data(), lg.data, logits_.size() * 4);
+        Tensor x = e.t(X, hp.n_embd, n);
+        for (int64_t r0 = 0; r0 < no && st.ok(); r0 += hr) {
+            const int64_t c = std::min(hr, no - r0);
+            Tensor xs = e.t(XSEL, hp.n_embd, c), lg = e.t(LOGITS, hp.n_vocab, c);
+            be.get_rows(x, rows.data() + r0, c, xs);
+            be.rms_norm(xs, &W.output_norm, hp.norm_eps, xs);
+            be.mul_mat(W.output, xs, lg);
+            st = be.download(logits_.data() + r0 * hp.n_vocab, lg.data, uint64_t(c * hp.n_vocab) * 4);
+        }
     }
     for (auto& ex : execs_) {
         Status s2 = ex.be->sync();

@@ -124,6 +124,7 @@ private:
     void release();
     Status decode_impl(const Batch& batch, bool& claimed);
     size_t mask_floats() const;
+    int64_t head_rows() const; // rows of the logits buffer
     Status alloc_activations(Exec& e);
     Status place(Tensor& t, Backend& be);
     Status place_weights();

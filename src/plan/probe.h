@@ -27,8 +27,8 @@ struct Rates {
 };
 
 // Measures the rates above: the backends' read_bandwidth() (a temporary buffer of up to 1 GiB on
-// each side, ~0.1-0.5 s) and chains of small ops. gpu null: GPU fields keep their assumed values.
-// Errors only from the backends (a failed allocation, a lost device).
+// each side, ~0.1-0.5 s) and chains of small ops. gpu null: GPU fields keep their assumed values; no
+// room for the GPU's bandwidth probe: its bandwidth stays assumed. Errors from the backends.
 Result<Rates> measure_rates(Backend* gpu, Backend& cpu);
 // VKAI_PLAN_RATES: "gpu_gbs=3000,cpu_gbs=60,gpu_op_us=8,cpu_op_us=3,rt_us=40,wake_us=30" (any
 // subset, over `r`); invalid_argument naming the bad field.

@@ -79,7 +79,10 @@ Status gpu_rates(Backend& gpu, Rates& r) {
         ops.push_back(std::max(0.0, t - r.round_trip_us * 1e-6) / kChain);
     }
     r.gpu_op_us = median(ops) * 1e6;
-    VKAI_ASSIGN_OR_RETURN(r.gpu_gbs, gpu.read_bandwidth());
+    // Too little free memory for the probe (a tight --vram): the assumed bandwidth stays.
+    auto bw = gpu.read_bandwidth();
+    if (bw.ok()) r.gpu_gbs = *bw;
+    else if (bw.status().code() != Code::out_of_memory) return bw.status();
     return {};
 }
 
@@ -111,7 +114,7 @@ Result<Rates> measure_rates(Backend* gpu, Backend& cpu) {
     Rates r;
     if (gpu) VKAI_TRY(gpu_rates(*gpu, r));
     VKAI_TRY(cpu_rates(cpu, r));
-    r.source = gpu ? "measured" : "measured cpu, assumed gpu";
+    r.source = !gpu ? "measured cpu, assumed gpu" : r.gpu_gbs == Rates().gpu_gbs ? "measured, gpu bandwidth assumed" : "measured";
     return r;
 }
 
