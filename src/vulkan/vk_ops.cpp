@@ -23,7 +23,6 @@ std::string lower(const char* s) {
 // unused columns cost more than the extra weight reads (which mostly hit the L2 when the column
 // groups run side by side). Measured on the H100 (docs/perf.md).
 constexpr int64_t kTiledMinCols = 32;
-constexpr int64_t kTiledLargeCols = 128;
 // mul_mat_vec.comp (ROWS, NCOLS there): weight rows per workgroup and columns per pass of the
 // general variant (2..7 columns) and of the single-column variant `_n1` (decode).
 constexpr int64_t kVecRows = 2, kVecCols = 4;
@@ -103,7 +102,6 @@ Status VulkanBackendImpl::prepare_pipelines() {
         specs.push_back({std::string("mul_mat_vec_") + t + "_n1_add" + sg, 4, sizeof(MulMatAddPC)});
         specs.push_back({std::string("mul_mat_vec_") + t + "_n1_glu_add" + sg, 5, sizeof(MulMatGluPC)});
         if (has_tiled_) specs.push_back({std::string("mul_mat_tiled_") + t, 3, sizeof(MulMatPC)});
-        if (has_tiled_) specs.push_back({std::string("mul_mat_tiled_l_") + t, 3, sizeof(MulMatPC)});
         if (has_cm_) specs.push_back({std::string("mul_mat_cm_") + t, 3, sizeof(MulMatPC)});
         specs.push_back({std::string("get_rows_") + t, 3, sizeof(GetRowsPC)});
         for (const char* d : {"f32", "f16", "bf16"}) specs.push_back({std::string("copy_") + t + "_" + d, 2, sizeof(RowsPC)});
@@ -203,17 +201,16 @@ void VulkanBackendImpl::mul_mat(const Tensor& w, const Tensor& x, Tensor& y) {
     if (!err_.ok() || m == 0 || ncols == 0) return;
     // Few columns (decode): matrix-vector, weights streamed once per 4 columns. Many (prompt):
     // 64x64 tiles with the weights dequantized once per tile into shared memory.
-    // Tiles: cooperative matrices where the device has them, else f32 tiles of 128 x 128 from
-    // kTiledLargeCols columns on (8 x 8 per thread), 64 x 64 below (less waste on a partial tile).
-    const bool tiled = ncols >= kTiledMinCols && has_tiled_, cm = tiled && has_cm_, large = tiled && !cm && ncols >= kTiledLargeCols;
+    // Tiles: cooperative matrices where the device has them, else 64 x 64 f32 tiles. (A 128 x 128
+    // f32 tile with 8 x 8 per thread ran 10x slower than 64 x 64 on the H100: docs/perf.md.)
+    const bool tiled = ncols >= kTiledMinCols && has_tiled_, cm = tiled && has_cm_;
     const std::string name = cm      ? "mul_mat_cm_" + lower(dtype_name(w.type))
-                             : large ? "mul_mat_tiled_l_" + lower(dtype_name(w.type))
                              : tiled ? "mul_mat_tiled_" + lower(dtype_name(w.type))
                                      : "mul_mat_vec_" + lower(dtype_name(w.type)) + (ncols == 1 ? "_n1" : "") + (use_subgroup_ops() ? "_sg" : "");
     const Pipeline* p = pipeline(name, 3, sizeof(MulMatPC));
     if (!p) return;
     rec_->add_flops(mul_mat_flops(w, x)); // the submit budget's estimate (vk_commands.h)
-    const int64_t tile = cm || large ? 128 : 64; // mul_mat_cm.comp BM = BN, mul_mat_tiled.comp TM = TN
+    const int64_t tile = cm ? 128 : 64; // mul_mat_cm.comp BM = BN, mul_mat_tiled.comp TM = TN
     const int64_t rows_per_group = tiled ? tile : ncols == 1 ? kVecRows1 : kVecRows, cols_per_group = tiled ? tile : kVecCols;
     const uint64_t wrb = w.nb[1];
     const int64_t rows_chunk = std::max<int64_t>(1, int64_t((max_binding_ - 2 * align_) / wrb));

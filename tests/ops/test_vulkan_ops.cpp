@@ -401,7 +401,7 @@ TEST(VulkanSplit, SmallBindingLimit) {
         Dev dw(be, w), dx(be, x), dy(be, y);
         be->mul_mat(dw.t, dx.t, dy.t);
         const std::vector<float> g = dy.get(y).f32(), wv = want.f32();
-        EXPECT_LE(test::nmse(g.data(), wv.data(), int64_t(g.size())), 1e-10);
+        EXPECT_LE(test::nmse(g.data(), wv.data(), int64_t(g.size())), vk::mul_mat_rounds_to_f16(*be, n) ? 5e-6 : 1e-10);
         std::vector<int32_t> ids = {199, 0, 57, 120};
         Owned out(DType::F32, k, 4), wr(DType::F32, k, 4);
         ref::get_rows(w.t, ids.data(), 4, wr.t);
