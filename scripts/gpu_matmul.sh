@@ -28,6 +28,11 @@ echo "== op tests (H100)"
 timeout 240 .gpu-mm/test_vulkan_ops --gtest_brief=1 2>&1 | tail -15
 echo "== golden forward tests (H100)"
 timeout 120 .gpu-mm/test_llm_golden_vulkan --gtest_brief=1 2>&1 | tail -15
+if [ -n "${PROFILE:-}" ]; then # where the GPU time goes: prompt (pp512) and decode (32 tokens) of the 7B
+    [ -f /tmp/m7.gguf ] || $B synth --preset mistral-7b --type Q4_K_M --vocab .gpu-mm/ggml-vocab-llama-spm.gguf -o /tmp/m7.gguf 2>&1 | tail -1
+    VKAI_VK_PROFILE=1 timeout 120 $B bench -m /tmp/m7.gguf -p 512 -n 0 -r 1 --device vulkan0 2>&1 | grep -A20 "vulkan profile" | head -20
+    VKAI_VK_PROFILE=1 timeout 120 $B bench -m /tmp/m7.gguf -p 0 -n 32 -r 1 --device vulkan0 2>&1 | grep -A20 "vulkan profile" | head -20
+fi
 models=("${@:-m7 q4b l8}")
 # shellcheck disable=SC2068
 for m in ${models[@]}; do
