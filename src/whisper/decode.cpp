@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <random>
@@ -12,12 +13,38 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-void log_softmax(const std::vector<float>& logits, std::vector<float>& out) {
+// e^x for x <= 0 (0 below -87), relative error < 1e-7: 2^i * e^(f ln 2) with i = round(x log2 e),
+// |f| <= 1/2, and a degree-7 Taylor polynomial. Branch-free so the compiler vectorizes the sums
+// below: a decoded token's logits are 52k values, and libm's exp per value cost ~0.5 ms a token.
+inline float exp_nonpos(float x) {
+    x = std::max(x, -87.0f);
+    const float t = x * 1.44269504088896341f;
+    const int i = -int(0.5f - t); // round(t) for t <= 0.5
+    const float f = (t - float(i)) * 0.693147180559945309f;
+    const float p = 1.0f + f * (1.0f + f * (0.5f + f * (1.0f / 6 + f * (1.0f / 24 + f * (1.0f / 120 + f * (1.0f / 720 + f * (1.0f / 5040)))))));
+    float scale;
+    const int32_t bits = (i + 127) << 23; // i >= -126 here
+    std::memcpy(&scale, &bits, 4);
+    return p * scale;
+}
+
+// log(sum(exp(x))) over n values (-inf entries count 0); -inf when all are -inf.
+float logsumexp(const float* x, size_t n) {
     float mx = kNegInf;
-    for (float v : logits) mx = std::max(mx, v);
+    for (size_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+    if (mx == kNegInf) return kNegInf;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}; // independent partial sums (vectorized, and more exact)
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (size_t k = 0; k < 8; ++k) acc[k] += exp_nonpos(x[i + k] - mx);
+    for (; i < n; ++i) acc[0] += exp_nonpos(x[i] - mx);
     double s = 0;
-    for (float v : logits) s += v == kNegInf ? 0.0 : std::exp(double(v - mx));
-    const float lse = mx + float(std::log(s));
+    for (float a : acc) s += a;
+    return mx + float(std::log(s));
+}
+
+void log_softmax(const std::vector<float>& logits, std::vector<float>& out) {
+    const float lse = logsumexp(logits.data(), logits.size());
     out.resize(logits.size());
     for (size_t i = 0; i < logits.size(); ++i) out[i] = logits[i] - lse;
 }
@@ -66,17 +93,13 @@ public:
             for (int32_t id = 0; id < tb; ++id) lg[size_t(id)] = kNegInf;
             for (int32_t id = tb + 50 + 1; id < nv; ++id) lg[size_t(id)] = kNegInf;
         }
-        // Sample a timestamp when the timestamps together are more likely than any text token.
-        std::vector<float> lp;
-        log_softmax(lg, lp);
-        double mx = kNegInf, sum = 0;
-        for (int32_t id = tb; id < nv; ++id) mx = std::max(mx, double(lp[size_t(id)]));
-        if (mx > kNegInf)
-            for (int32_t id = tb; id < nv; ++id) sum += std::exp(double(lp[size_t(id)]) - mx);
-        const double ts_lp = mx > kNegInf ? mx + std::log(sum) : kNegInf;
+        // Sample a timestamp when the timestamps together are more likely than any text token. Both
+        // sides are log-probabilities over the same normalizer, which cancels: compare the logits'
+        // log-sum-exp over timestamps with the best text logit.
+        const float ts_lse = logsumexp(lg.data() + tb, size_t(nv - tb));
         float text_max = kNegInf;
-        for (int32_t id = 0; id < tb; ++id) text_max = std::max(text_max, lp[size_t(id)]);
-        if (ts_lp > double(text_max))
+        for (int32_t id = 0; id < tb; ++id) text_max = std::max(text_max, lg[size_t(id)]);
+        if (ts_lse != kNegInf && ts_lse > text_max)
             for (int32_t id = 0; id < tb; ++id) lg[size_t(id)] = kNegInf;
     }
 
@@ -170,16 +193,17 @@ Result<DecodeResult> decode_window(Runtime& rt, const DecodeTask& task) {
             logits = first_logits;
             for (int step = 0; step < max_len; ++step) {
                 rules.apply(cand.tokens, logits);
-                log_softmax(logits, lp);
                 int32_t next = 0;
                 if (task.temperature > 0.0f) {
+                    log_softmax(logits, lp);
                     std::vector<double> w(logits.size());
                     for (size_t i = 0; i < w.size(); ++i) w[i] = logits[i] == kNegInf ? 0.0 : std::exp(double(lp[i]) / task.temperature);
                     next = int32_t(std::discrete_distribution<size_t>(w.begin(), w.end())(rng));
+                    cand.sum_logprob += lp[size_t(next)];
                 } else {
                     next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+                    cand.sum_logprob += logits[size_t(next)] - logsumexp(logits.data(), logits.size());
                 }
-                cand.sum_logprob += lp[size_t(next)];
                 if (next == v.eot()) {
                     cand.done = true;
                     break;
@@ -330,9 +354,8 @@ Result<std::vector<DecodeResult>> decode_windows_greedy(Runtime& rt, const std::
                 s.no_speech = std::exp(double(lp[size_t(v.nospeech())]));
             }
             s.rules.apply(s.cand.tokens, lg);
-            log_softmax(lg, lp);
             const int32_t next = int32_t(std::max_element(lg.begin(), lg.end()) - lg.begin());
-            s.cand.sum_logprob += lp[size_t(next)];
+            s.cand.sum_logprob += lg[size_t(next)] - logsumexp(lg.data(), lg.size());
             if (next == v.eot()) {
                 s.done = s.cand.done = true;
                 continue;
