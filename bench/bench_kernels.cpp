@@ -1,5 +1,6 @@
 // vkai-bench-kernels: CPU mul_mat speed per weight type against the memory read bandwidth measured
-// in the same run. Usage: vkai-bench-kernels [--threads N] [--json] [--types Q4_K,Q6_K] [--scalar]
+// in the same run, and the cost of decode batches (2-8 columns) against one column on L2-resident rows.
+// Usage: vkai-bench-kernels [--threads N] [--json] [--types Q4_K,Q6_K] [--scalar | --simd LEVEL] [--cols 1,2,4,8]
 #include "base/fp16.h"
 #include "base/text.h"
 #include "base/thread_pool.h"
@@ -185,11 +186,15 @@ Timing time_calls(F&& fn, int min_calls, double min_s) {
     return {t.front(), t[t.size() / 2]};
 }
 
+// Column counts of the decode-batch figures (--cols).
+std::vector<int> g_cols = {1, 2, 4, 8};
+
 struct TypeResult {
     DType type;
     uint64_t matrix_bytes = 0;
     int64_t hot_rows = 0;
     Timing mv, mv_1t, hot, mm;
+    std::vector<Timing> batch; // per g_cols entry: 1 thread, L2-resident rows
     double gbs(double sec) const { return double(matrix_bytes) / sec * 1e-9; }
 };
 
@@ -218,6 +223,12 @@ TypeResult bench_type(DType t, ThreadPool& pool, ThreadPool& pool1) {
     Tensor wh = make_tensor(t, w.get(), kK, r.hot_rows), yh = make_tensor(DType::F32, yv.data(), r.hot_rows, 1);
     r.hot = time_calls([&](int) { cpu::mul_mat(wh, x1, yh, pool1); }, 200, 0.2);
 
+    // Decode batches: n columns against the same L2-resident rows, 1 thread (compute, not memory).
+    for (int n : g_cols) {
+        Tensor xb = make_tensor(DType::F32, xv.data(), kK, n), yb = make_tensor(DType::F32, yv.data(), r.hot_rows, n);
+        r.batch.push_back(time_calls([&](int) { cpu::mul_mat(wh, xb, yb, pool1); }, 100, 0.2));
+    }
+
     // Prompt processing: kMatmulN columns against the first kMatmulM rows.
     Tensor wm = make_tensor(t, w.get(), kK, kMatmulM);
     Tensor xn = make_tensor(DType::F32, xv.data(), kK, kMatmulN), yn = make_tensor(DType::F32, yv.data(), kMatmulM, kMatmulN);
@@ -242,7 +253,8 @@ std::string cpu_model() {
 }
 
 void usage() {
-    std::fprintf(stderr, "usage: vkai-bench-kernels [--threads N] [--json] [--types T1,T2,...] [--scalar]\n");
+    std::fprintf(stderr, "usage: vkai-bench-kernels [--threads N] [--json] [--types T1,T2,...] [--scalar | --simd avx2|avxvnni|avx512vnni]"
+                         " [--cols 1,2,4,8]\n");
 }
 
 } // namespace
@@ -260,6 +272,21 @@ int main(int argc, char** argv) {
             json = true;
         } else if (a == "--scalar") {
             cpu::force_scalar(true);
+        } else if (a == "--simd" && i + 1 < argc) {
+            const std::string l = argv[++i];
+            if (l == "avx2") cpu::limit_simd(cpu::SimdLevel::avx2);
+            else if (l == "avxvnni") cpu::limit_simd(cpu::SimdLevel::avxvnni);
+            else if (l != "avx512vnni") return usage(), 2;
+        } else if (a == "--cols" && i + 1 < argc) {
+            g_cols.clear();
+            for (const char* p = argv[++i]; *p;) {
+                char* end = nullptr;
+                const long v = std::strtol(p, &end, 10);
+                if (end == p || v < 1 || v > int(kMatmulN)) return usage(), 2;
+                g_cols.push_back(int(v));
+                p = *end == ',' ? end + 1 : end;
+                if (*end != ',' && *end) return usage(), 2;
+            }
         } else if (a == "--types" && i + 1 < argc) {
             types.clear();
             std::string list = argv[++i];
@@ -288,22 +315,28 @@ int main(int argc, char** argv) {
                     "1 thread %.1f / %.1f GB/s\n", threads, bw.median, bw.best, bw1.median, bw1.best);
         std::printf("matvec: k=%lld m=%lld, %d MiB of copies rotated so weights come from DRAM; GB/s = weight bytes / time per call,\n"
                     "median (med) and fastest (best) call; %%bw = against the read bandwidth of the same thread count and statistic.\n"
-                    "L2: 1 thread, ~1 MiB of rows that stay in L2 (arithmetic ceiling). n=%lld: GFLOP/s of a %lld x %lld x %lld product.\n\n",
+                    "L2: 1 thread, ~1 MiB of rows that stay in L2 (arithmetic ceiling). n=%lld: GFLOP/s of a %lld x %lld x %lld product.\n"
+                    "bN: 1 thread, N columns against the L2 rows: time / time of 1 column (1.0 = free, N = no sharing).\n\n",
                     (long long)kK, (long long)kM, int(kRotateBytes >> 20), (long long)kMatmulN, (long long)kMatmulM, (long long)kK,
                     (long long)kMatmulN);
-        std::printf("%-7s %6s | %7s %6s %5s %6s %5s | %7s %6s %5s | %6s | %8s\n", "type", "MB", "us med", "GB/s", "%bw", "best", "%bw",
+        std::printf("%-7s %6s | %7s %6s %5s %6s %5s | %7s %6s %5s | %6s | %8s |", "type", "MB", "us med", "GB/s", "%bw", "best", "%bw",
                     "us 1t", "GB/s", "%bw", "L2", "GFLOP/s");
+        for (int n : g_cols) std::printf(" %5s", ("b" + std::to_string(n)).c_str());
+        std::printf("\n");
     }
     std::vector<TypeResult> results;
     for (DType t : types) {
         TypeResult r = bench_type(t, pool, pool1);
         results.push_back(r);
         if (!json) {
-            std::printf("%-7s %6.1f | %7.0f %6.1f %4.0f%% %6.1f %4.0f%% | %7.0f %6.1f %4.0f%% | %6.1f | %8.1f\n", dtype_name(t),
+            std::printf("%-7s %6.1f | %7.0f %6.1f %4.0f%% %6.1f %4.0f%% | %7.0f %6.1f %4.0f%% | %6.1f | %8.1f |", dtype_name(t),
                         double(r.matrix_bytes) / 1e6, r.mv.median * 1e6, r.gbs(r.mv.median), 100 * r.gbs(r.mv.median) / bw.median,
                         r.gbs(r.mv.best), 100 * r.gbs(r.mv.best) / bw.best, r.mv_1t.median * 1e6, r.gbs(r.mv_1t.median),
                         100 * r.gbs(r.mv_1t.median) / bw1.median, r.gbs(r.hot.best) * double(r.hot_rows) / double(kM),
                         flop / r.mm.best * 1e-9);
+            // The line continues with the batch ratios.
+            for (const Timing& b : r.batch) std::printf(" %5.2f", b.best / r.batch.front().best);
+            std::printf("\n");
             std::fflush(stdout);
         }
     }
@@ -316,12 +349,13 @@ int main(int argc, char** argv) {
             const TypeResult& r = results[i];
             std::printf("  {\"type\": \"%s\", \"bytes\": %llu, \"us_median\": %.1f, \"us_best\": %.1f, \"gbs_median\": %.2f, "
                         "\"gbs_best\": %.2f, \"pct_bw_median\": %.1f, \"pct_bw_best\": %.1f, \"us_1t_median\": %.1f, "
-                        "\"gbs_1t_median\": %.2f, \"pct_bw_1t_median\": %.1f, \"l2_gbs_1t\": %.2f, \"matmul_n%lld_gflops\": %.2f}%s\n",
+                        "\"gbs_1t_median\": %.2f, \"pct_bw_1t_median\": %.1f, \"l2_gbs_1t\": %.2f, \"matmul_n%lld_gflops\": %.2f, \"batch_us\": {",
                         dtype_name(r.type), (unsigned long long)r.matrix_bytes, r.mv.median * 1e6, r.mv.best * 1e6,
                         r.gbs(r.mv.median), r.gbs(r.mv.best), 100 * r.gbs(r.mv.median) / bw.median, 100 * r.gbs(r.mv.best) / bw.best,
                         r.mv_1t.median * 1e6, r.gbs(r.mv_1t.median), 100 * r.gbs(r.mv_1t.median) / bw1.median,
-                        r.gbs(r.hot.best) * double(r.hot_rows) / double(kM), (long long)kMatmulN, flop / r.mm.best * 1e-9,
-                        i + 1 < results.size() ? "," : "");
+                        r.gbs(r.hot.best) * double(r.hot_rows) / double(kM), (long long)kMatmulN, flop / r.mm.best * 1e-9);
+            for (size_t j = 0; j < r.batch.size(); ++j) std::printf("%s\"%d\": %.2f", j ? ", " : "", g_cols[j], r.batch[j].best * 1e6);
+            std::printf("}}%s\n", i + 1 < results.size() ? "," : "");
         }
         std::printf(" ]}\n");
     }

@@ -1,5 +1,8 @@
 // Internal interface between the mul_mat dispatcher (matmul.cpp) and the AVX2 kernels
-// (matmul_avx2*.cpp, built with -mavx2 -mfma -mf16c). Only declarations are visible without __AVX2__.
+// (matmul_avx2*.cpp, built with -mavx2 -mfma -mf16c) and VNNI kernels (matmul_vnni*.cpp, built with
+// VNNI flags as well). Only declarations are visible without __AVX2__. The inline helpers are
+// `static`: each file compiles its own copy with its own flags, so the linker can never hand an
+// AVX2-only caller a copy built for AVX-512.
 #pragma once
 
 #include "base/thread_pool.h"
@@ -16,7 +19,7 @@ bool has_mul_mat(DType w_type);
 void mul_mat(const Tensor& w, const float* const* xcols, float* const* ycols, int64_t n, ThreadPool& pool);
 
 // How x is prepared for a weight type: kept f32, or quantized to int8 per call (see below).
-enum class XFormat { f32, q8_32, q8_K };
+enum class XFormat { f32, q8_32, q8_K, g4_signed, g4_biased, k4 };
 
 // x quantized in blocks of 32 for the 32-element weight types: x[i] ~= d * qs[i]; s = d * sum(qs)
 // (used by the unsigned-weight types: the min of Q4_1 / Q5_1, the -8d / -16d offset of Q4_0 / Q5_0).
@@ -26,6 +29,28 @@ struct XQ32 {
 };
 static_assert(sizeof(XQ32) == 40);
 // The K-quants and IQ4_XS take x as block_q8_K (quant_blocks.h): bsums[i] = sum of qs[16i..16i+15].
+
+// x for the VNNI kernels (matmul_vnni_impl.h), quantized like XQ32 / block_q8_K but stored for
+// vpdpbusd: four 32-element chunks (blocks, or sub-blocks of a super-block) as four 32-byte vectors,
+// transposed so that dword lane L of every vector belongs to chunk L % 4: vector v, lane L holds
+// bytes 4 * (v + 4 * (L / 4)) .. +3 of chunk L % 4 (transpose4 below). One vpdpbusd per vector then
+// leaves per-chunk sums in the lanes, halves 0..15 in lanes 0..3 and 16..31 in lanes 4..7.
+// Groups of 4 blocks of 32 (a row's last group is padded with zero blocks: d = s = 0, q = 0).
+// g4_signed (for weight types with unsigned values): qs = q as int8. g4_biased (signed weights):
+// qs = q + 128 as uint8, so vpdpbusd (unsigned x signed) takes x first; s is unused then.
+struct XG4 {
+    float d[4]; // scale of each block
+    float s[4]; // d * sum(q) of each block
+    uint8_t qs[128];
+};
+static_assert(sizeof(XG4) == 160);
+// One super-block of 256 (k4): chunks 0..3 and 4..7 are two transposed groups.
+struct XK4 {
+    float d;
+    float s16[16]; // d * sum(q) over each 16 elements, in element order
+    uint8_t qs[256];
+};
+static_assert(sizeof(XK4) == 324);
 
 // One call multiplies rows [row0, row0 + nrows) of w with nc <= kMaxCols columns of prepared x.
 constexpr int kMaxCols = 8;
@@ -49,23 +74,27 @@ struct Kernel {
 bool kernel_float(DType t, Kernel* k); // matmul_avx2.cpp: F32, F16, BF16
 bool kernel_q32(DType t, Kernel* k);   // matmul_avx2_q.cpp: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL
 bool kernel_k(DType t, Kernel* k);     // matmul_avx2_k.cpp: Q2_K..Q6_K, IQ4_XS
+// matmul_vnni512.cpp / matmul_avxvnni.cpp (only with VKAI_HAVE_VNNI_KERNELS): the 32-element block
+// types and Q4_K, Q5_K, Q6_K with x in the g4 / k4 formats.
+bool kernel_vnni512(DType t, Kernel* k);
+bool kernel_avxvnni(DType t, Kernel* k);
 
 #ifdef __AVX2__
 } // namespace vkai::cpu::avx2
 #include <immintrin.h>
 namespace vkai::cpu::avx2 {
 
-inline float hsum(__m256 v) {
+static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
 
-inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+static inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
 // 16 bytes of packed nibbles -> 32 bytes: byte j = low nibble of qs[j], byte 16 + j = high nibble.
-inline __m256i nibbles32(const uint8_t* qs) {
+static inline __m256i nibbles32(const uint8_t* qs) {
     __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
     __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
@@ -77,7 +106,7 @@ inline __m256i nibbles32(const uint8_t* qs) {
 // reads partly serial; neutral on Zen 4. Prefetching past the end of a row or of the tensor is
 // harmless: prefetches never fault.
 extern const int g_prefetch_ahead;
-inline void prefetch_ahead(const void* p, size_t bytes) {
+static inline void prefetch_ahead(const void* p, size_t bytes) {
     if (g_prefetch_ahead <= 0) return;
     // Integer arithmetic: the address may lie past the end of the weights' allocation.
     const uintptr_t a = reinterpret_cast<uintptr_t>(p) + uintptr_t(g_prefetch_ahead);
@@ -85,14 +114,14 @@ inline void prefetch_ahead(const void* p, size_t bytes) {
 }
 
 // Sums of adjacent int8 pairs of (unsigned a) * (signed b), widened to int32 lanes of 4 products.
-inline __m256i dot_u8s8(__m256i a, __m256i b) {
+static inline __m256i dot_u8s8(__m256i a, __m256i b) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
 }
 
 // Runs K::dot<NC>(row, x, nb, out) for every row of a; NC is a template parameter so the
 // per-column accumulators stay in registers.
 template <class K, int NC>
-void rows_nc(const RowsArgs& a) {
+static void rows_nc(const RowsArgs& a) {
     using XT = typename K::XBlock;
     const XT* x[NC];
     for (int c = 0; c < NC; ++c) x[c] = static_cast<const XT*>(a.x[c]);
@@ -104,7 +133,7 @@ void rows_nc(const RowsArgs& a) {
 }
 
 template <class K>
-void rows_kernel(const RowsArgs& a) {
+static void rows_kernel(const RowsArgs& a) {
     switch (a.nc) {
     case 1: rows_nc<K, 1>(a); break;
     case 2: rows_nc<K, 2>(a); break;
@@ -115,6 +144,17 @@ void rows_kernel(const RowsArgs& a) {
     case 7: rows_nc<K, 7>(a); break;
     default: rows_nc<K, 8>(a); break;
     }
+}
+
+// The dword transpose of XG4: in: 4 chunks in element order; out: vector v, lane L = dword
+// v + 4 * (L / 4) of chunk L % 4. 8 shuffles.
+static inline void transpose4(__m256i* v) {
+    const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    v[0] = _mm256_unpacklo_epi64(t0, t2);
+    v[1] = _mm256_unpackhi_epi64(t0, t2);
+    v[2] = _mm256_unpacklo_epi64(t1, t3);
+    v[3] = _mm256_unpackhi_epi64(t1, t3);
 }
 
 #endif // __AVX2__

@@ -2,17 +2,14 @@
 // against x as block_q8_K. Sub-block scales are applied in int32 (madd with int16 scales), so a
 // super-block costs one int->float conversion per column; offsets and mins use x's sums of 16.
 #include "cpu/matmul_avx2.h"
+#include "cpu/matmul_values.h"
 
-#include <cstring>
 #include <type_traits>
 
 namespace vkai::cpu::avx2 {
 namespace {
 
 using XK = block_q8_K;
-
-inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
 // int16 lane s (0..7) of a 128-bit vector of int16, repeated over both 128-bit halves of v.
 inline __m256i bcast16(__m256i v, int s) { return _mm256_shuffle_epi8(v, _mm256_set1_epi16(short(((2 * s + 1) << 8) | (2 * s)))); }
@@ -52,22 +49,6 @@ inline void zero(__m256i* v) {
 
 // ---- Q4_K / Q5_K: 8 sub-blocks of 32, 6-bit scale and min each; x = d*sc*q - dmin*m ------------
 
-inline uint32_t load_u32(const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-}
-
-// The 12 packed scale bytes -> 16 bytes: scales 0..7, then mins 0..7. Scales/mins 0..3 are the low
-// 6 bits of bytes 0..3 / 4..7; 4..7 take their low 4 bits from the nibbles of bytes 8..11 and their
-// top 2 bits from bits 6..7 of bytes 0..3 / 4..7.
-inline __m128i unpack_scale_min_k4(const uint8_t* p) {
-    const uint64_t s0 = load_u32(p), s1 = load_u32(p + 4), s2 = load_u32(p + 8);
-    const uint64_t sc = (s0 & 0x3f3f3f3f) | (((s2 & 0x0f0f0f0f) | ((s0 >> 2) & 0x30303030)) << 32);
-    const uint64_t mn = (s1 & 0x3f3f3f3f) | ((((s2 >> 4) & 0x0f0f0f0f) | ((s1 >> 2) & 0x30303030)) << 32);
-    return _mm_set_epi64x(int64_t(mn), int64_t(sc));
-}
-
 template <bool kFive>
 struct DotQ45K {
     using XBlock = XK;
@@ -76,7 +57,6 @@ struct DotQ45K {
     template <int NC>
     static void dot(const uint8_t* wrow, const XK* const* x, int64_t nb, float* out) {
         const auto* w = reinterpret_cast<const Block*>(wrow);
-        const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);
         __m256 acc[NC];
         for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; ++b) {
@@ -92,16 +72,8 @@ struct DotQ45K {
             __m256i isum[NC];
             zero<NC>(isum);
             for (int j = 0; j < 4; ++j) {
-                // 32 bytes hold sub-block 2j in the low nibbles and 2j+1 in the high nibbles.
-                const __m256i q = load256(B.qs + 32 * j);
-                __m256i qlo = _mm256_and_si256(q, m4);
-                __m256i qhi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-                if constexpr (kFive) {
-                    // qh bit 2j (low) and 2j+1 (high) of byte l is the 5th bit of element l.
-                    qlo = _mm256_or_si256(qlo, _mm256_and_si256(_mm256_slli_epi16(hv, 4), b4));
-                    qhi = _mm256_or_si256(qhi, _mm256_and_si256(_mm256_slli_epi16(hv, 3), b4));
-                    hv = _mm256_srli_epi16(hv, 2);
-                }
+                __m256i qlo, qhi;
+                q45k_pair<kFive>(B, j, hv, qlo, qhi);
                 const __m256i slo = bcast16(scales, 2 * j), shi = bcast16(scales, 2 * j + 1);
                 for (int c = 0; c < NC; ++c) {
                     const int8_t* xq = x[c][b].qs + 64 * j;
@@ -128,7 +100,6 @@ struct DotQ6K {
     template <int NC>
     static void dot(const uint8_t* wrow, const XK* const* x, int64_t nb, float* out) {
         const auto* w = reinterpret_cast<const block_q6_K*>(wrow);
-        const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
         __m256 acc[NC];
         for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; ++b) {
@@ -139,16 +110,8 @@ struct DotQ6K {
             __m256i isum[NC];
             zero<NC>(isum);
             for (int h = 0; h < 2; ++h) {
-                // 128 elements: ql[0..31] low/high nibbles are groups 0/2, ql[32..63] groups 1/3;
-                // qh bits 0-1, 2-3, 4-5, 6-7 are the top two bits of groups 0, 1, 2, 3.
-                const __m256i ql0 = load256(B.ql + 64 * h), ql1 = load256(B.ql + 64 * h + 32);
-                const __m256i qh = load256(B.qh + 32 * h);
                 __m256i q[4];
-                q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-                q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m30));
-                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                                       _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+                q6k_half(B, h, q);
                 for (int g = 0; g < 4; ++g) {
                     const __m256i s = scales.pair(4 * h + g);
                     for (int c = 0; c < NC; ++c) isum[c] = mac(isum[c], q[g], x[c][b].qs + 128 * h + 32 * g, s);

@@ -1,70 +1,10 @@
 // AVX2 dot kernels for the 32-element block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) against
 // x quantized to XQ32: one int8 product per block (maddubs + madd), scaled and summed in f32.
 #include "cpu/matmul_avx2.h"
-
-#include <cstring>
+#include "cpu/matmul_values.h"
 
 namespace vkai::cpu::avx2 {
 namespace {
-
-// The 32 bits of qh as 32 bytes, 0xff where bit j is set (byte j <- bit j).
-inline __m256i bits32(const uint8_t* qh) {
-    uint32_t h;
-    std::memcpy(&h, qh, 4);
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(int(h)),
-                                    _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                                     2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-    const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201ull));
-    return _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
-}
-
-// Each type gives its 32 weights as int8. kSigned types give signed values w (x = d * w); the
-// others give unsigned q in [0, 31] with x = d * q + min, where min is the stored m of the *_1
-// types and -8d / -16d for Q4_0 / Q5_0 (cheaper than the sign trick: the offset costs one scalar
-// FMA per block against the precomputed sum of x).
-struct TQ4_0 {
-    using Block = block_q4_0;
-    static constexpr bool kSigned = false;
-    static __m256i values(const Block& b) { return nibbles32(b.qs); }
-    static float min(const Block&, float d) { return -8.0f * d; }
-};
-struct TQ4_1 {
-    using Block = block_q4_1;
-    static constexpr bool kSigned = false;
-    static __m256i values(const Block& b) { return nibbles32(b.qs); }
-    static float min(const Block& b, float) { return half_to_float(b.m); }
-};
-struct TQ5_0 {
-    using Block = block_q5_0;
-    static constexpr bool kSigned = false;
-    static __m256i values(const Block& b) {
-        return _mm256_or_si256(nibbles32(b.qs), _mm256_and_si256(bits32(b.qh), _mm256_set1_epi8(0x10)));
-    }
-    static float min(const Block&, float d) { return -16.0f * d; }
-};
-struct TQ5_1 {
-    using Block = block_q5_1;
-    static constexpr bool kSigned = false;
-    static __m256i values(const Block& b) {
-        return _mm256_or_si256(nibbles32(b.qs), _mm256_and_si256(bits32(b.qh), _mm256_set1_epi8(0x10)));
-    }
-    static float min(const Block& b, float) { return half_to_float(b.m); }
-};
-struct TQ8_0 {
-    using Block = block_q8_0;
-    static constexpr bool kSigned = true;
-    static __m256i values(const Block& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
-    static float min(const Block&, float) { return 0; }
-};
-struct TIQ4_NL {
-    using Block = block_iq4_nl;
-    static constexpr bool kSigned = true;
-    static __m256i values(const Block& b) {
-        const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_iq4nl)));
-        return _mm256_shuffle_epi8(table, nibbles32(b.qs));
-    }
-    static float min(const Block&, float) { return 0; }
-};
 
 template <class T>
 struct Dot32 {

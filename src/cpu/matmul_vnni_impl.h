@@ -1,0 +1,219 @@
+// VNNI dot kernels, compiled twice: matmul_vnni512.cpp (AVX512-VNNI + VL, 256-bit vectors, 32
+// registers) and matmul_avxvnni.cpp (AVX-VNNI, VEX). The includer defines VKAI_VNNI_DPBUSD(acc, u8, s8)
+// and VKAI_VNNI_KERNEL (the name of the entry point).
+//
+// x is prepared transposed (XG4 / XK4 in matmul_avx2.h): the weights of 4 chunks of 32 get the same
+// dword transpose (8 shuffles per 4 chunks, shared by every column), so one vpdpbusd per 32 bytes
+// and column leaves each chunk's partial sums in its own lanes; the scales are applied per group of
+// 4 chunks with one float FMA per column instead of a madd + convert + FMA per chunk. Per column and
+// chunk of 32 that is ~2 instructions instead of ~6 (maddubs, madd, add or sign, convert, mul, FMA).
+// Each column is summed in the same order whatever the number of columns, so a token's result
+// does not depend on its batch.
+#pragma once
+
+#include "cpu/matmul_avx2.h"
+#include "cpu/matmul_values.h"
+
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+
+namespace vkai::cpu::avx2 {
+namespace {
+
+inline __m256i dp(__m256i acc, __m256i u8, __m256i s8) { return VKAI_VNNI_DPBUSD(acc, u8, s8); }
+inline __m256 bcast4(const float* p) { return _mm256_broadcast_ps(reinterpret_cast<const __m128*>(p)); }
+
+// ---- 32-element block types: groups of 4 blocks against XG4 -----------------------------------
+
+#define VKAI_INLINE inline __attribute__((always_inline))
+
+// The f16 field at byte offset `off` of 4 consecutive blocks (stride bytes apart) as 4 floats.
+template <size_t kStride, size_t kOff>
+VKAI_INLINE __m128 f16x4(const uint8_t* p) {
+    uint16_t h[4];
+    for (int i = 0; i < 4; ++i) std::memcpy(&h[i], p + i * kStride + kOff, 2);
+    return _mm_cvtph_ps(_mm_setr_epi16(short(h[0]), short(h[1]), short(h[2]), short(h[3]), 0, 0, 0, 0));
+}
+
+template <class T>
+struct DotG4 {
+    using XBlock = XG4;
+    using Block = typename T::Block;
+
+    // The scales (and for unsigned types the mins) of 4 blocks.
+    static VKAI_INLINE __m128 scales4(const Block* w) { return f16x4<sizeof(Block), offsetof(Block, d)>(reinterpret_cast<const uint8_t*>(w)); }
+    static VKAI_INLINE __m128 mins4(const Block* w, __m128 d) {
+        if constexpr (std::is_same_v<T, TQ4_0>) return _mm_mul_ps(d, _mm_set1_ps(-8.0f));
+        else if constexpr (std::is_same_v<T, TQ5_0>) return _mm_mul_ps(d, _mm_set1_ps(-16.0f));
+        else return f16x4<sizeof(Block), offsetof(Block, m)>(reinterpret_cast<const uint8_t*>(w));
+    }
+
+    // Four blocks (kTail: the row's last group, nv < 4 blocks; the rest are zero and never read).
+    template <int NC, bool kTail>
+    static VKAI_INLINE void group(const Block* w, int nv, const XG4* const* x, int64_t g, __m256* acc) {
+        __m256i u[4];
+        __m128 d4, m4 = _mm_setzero_ps();
+        if constexpr (kTail) {
+            alignas(16) float d[4] = {0, 0, 0, 0}, m[4] = {0, 0, 0, 0};
+            for (int i = 0; i < 4; ++i) {
+                u[i] = i < nv ? T::values(w[i]) : _mm256_setzero_si256();
+                if (i < nv) d[i] = half_to_float(w[i].d);
+                if (i < nv && !T::kSigned) m[i] = T::min(w[i], d[i]);
+            }
+            d4 = _mm_load_ps(d);
+            m4 = _mm_load_ps(m);
+        } else {
+            for (int i = 0; i < 4; ++i) u[i] = T::values(w[i]);
+            d4 = scales4(w);
+            if constexpr (!T::kSigned) m4 = mins4(w, d4);
+        }
+        transpose4(u);
+        const __m256 wd = _mm256_set_m128(d4, d4);
+        if constexpr (T::kSigned) {
+            // x is stored as q + 128 (unsigned): sum((q + 128) * w) - 128 * sum(w), the second
+            // term per lane, shared by all columns.
+            const __m256i k80 = _mm256_set1_epi8(char(0x80));
+            __m256i corr = _mm256_setzero_si256();
+            for (int i = 0; i < 4; ++i) corr = dp(corr, k80, u[i]);
+            const __m256i init = _mm256_sub_epi32(_mm256_setzero_si256(), corr);
+            for (int c = 0; c < NC; ++c) {
+                const XG4& xg = x[c][g];
+                __m256i t = init;
+                for (int i = 0; i < 4; ++i) t = dp(t, load256(xg.qs + 32 * i), u[i]);
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_mul_ps(wd, bcast4(xg.d)), acc[c]);
+            }
+        } else {
+            // min * s in lanes 0..3 (s = d * sum(q) per x block), 0 in lanes 4..7.
+            const __m256 wm8 = _mm256_set_m128(_mm_setzero_ps(), m4);
+            for (int c = 0; c < NC; ++c) {
+                const XG4& xg = x[c][g];
+                __m256i t = _mm256_setzero_si256();
+                for (int i = 0; i < 4; ++i) t = dp(t, u[i], load256(xg.qs + 32 * i));
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_mul_ps(wd, bcast4(xg.d)), acc[c]);
+                acc[c] = _mm256_fmadd_ps(wm8, bcast4(xg.s), acc[c]);
+            }
+        }
+    }
+
+    template <int NC>
+    static void dot(const uint8_t* wrow, const XG4* const* x, int64_t nb, float* out) {
+        const auto* w = reinterpret_cast<const Block*>(wrow);
+        __m256 acc[NC];
+        for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
+        int64_t g = 0;
+        for (; 4 * g + 4 <= nb; ++g) {
+            prefetch_ahead(&w[4 * g], 4 * sizeof(Block));
+            group<NC, false>(w + 4 * g, 4, x, g, acc);
+        }
+        if (4 * g < nb) group<NC, true>(w + 4 * g, int(nb - 4 * g), x, g, acc);
+        for (int c = 0; c < NC; ++c) out[c] = hsum(acc[c]);
+    }
+};
+
+// ---- Q4_K / Q5_K / Q6_K: super-blocks of 256 against XK4 --------------------------------------
+
+// One super-block's weights, prepared once for every column: the 8 chunks transposed in two
+// groups (u[0..3]: chunks 0..3, u[4..7]: chunks 4..7), the float scale of each lane of each group
+// (lane L of group h covers chunk 4h + L % 4, elements 0..15 for L < 4, 16..31 above), and the
+// offset per 16 elements in element order (times x's sums of 16).
+struct SuperBlock {
+    __m256i u[8];
+    __m256 sa, sb;     // lane scales of groups 0 and 1
+    __m256 olo, ohi;   // offsets of the 16-element groups 0..7 and 8..15
+};
+
+VKAI_INLINE __m256 permf(__m256 v, int a, int b, int c, int d, int e, int f, int g, int h) {
+    return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(a, b, c, d, e, f, g, h));
+}
+
+template <bool kFive>
+struct Q45K {
+    using Block = std::conditional_t<kFive, block_q5_K, block_q4_K>;
+    static VKAI_INLINE void load(const Block& B, SuperBlock& s) {
+        __m256i hv = _mm256_setzero_si256();
+        if constexpr (kFive) hv = load256(B.qh);
+        for (int j = 0; j < 4; ++j) q45k_pair<kFive>(B, j, hv, s.u[2 * j], s.u[2 * j + 1]);
+        transpose4(s.u);
+        transpose4(s.u + 4);
+        // x = d * sc[s] * q - dmin * m[s] for sub-block s (32 elements: both lane halves).
+        const __m128i sm = unpack_scale_min_k4(B.scales);
+        const __m256 sc = _mm256_mul_ps(_mm256_set1_ps(half_to_float(B.d)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sm)));
+        const __m256 mn = _mm256_mul_ps(_mm256_set1_ps(-half_to_float(B.dmin)),
+                                        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8))));
+        s.sa = permf(sc, 0, 1, 2, 3, 0, 1, 2, 3);
+        s.sb = permf(sc, 4, 5, 6, 7, 4, 5, 6, 7);
+        s.olo = permf(mn, 0, 0, 1, 1, 2, 2, 3, 3);
+        s.ohi = permf(mn, 4, 4, 5, 5, 6, 6, 7, 7);
+    }
+};
+
+struct Q6K {
+    using Block = block_q6_K;
+    static VKAI_INLINE void load(const Block& B, SuperBlock& s) {
+        q6k_half(B, 0, s.u);
+        q6k_half(B, 1, s.u + 4);
+        transpose4(s.u);
+        transpose4(s.u + 4);
+        // x = d * sc[g] * (q - 32) for the 16-element group g; chunk c, half h is group 2c + h.
+        const __m128i sc8 = load128(B.scales);
+        const float d = half_to_float(B.d);
+        const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8));
+        const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc8, 8)));
+        const __m256 dv = _mm256_set1_ps(d), off = _mm256_set1_ps(-32.0f * d);
+        s.sa = _mm256_mul_ps(dv, permf(lo, 0, 2, 4, 6, 1, 3, 5, 7));
+        s.sb = _mm256_mul_ps(dv, permf(hi, 0, 2, 4, 6, 1, 3, 5, 7));
+        s.olo = _mm256_mul_ps(off, lo);
+        s.ohi = _mm256_mul_ps(off, hi);
+    }
+};
+
+template <class W>
+struct DotK4 {
+    using XBlock = XK4;
+    using Block = typename W::Block;
+
+    template <int NC>
+    static void dot(const uint8_t* wrow, const XK4* const* x, int64_t nb, float* out) {
+        const auto* w = reinterpret_cast<const Block*>(wrow);
+        __m256 acc[NC];
+        for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; ++b) {
+            prefetch_ahead(&w[b], sizeof(Block));
+            SuperBlock s;
+            W::load(w[b], s);
+            for (int c = 0; c < NC; ++c) {
+                const XK4& xb = x[c][b];
+                __m256i ta = _mm256_setzero_si256(), tb = _mm256_setzero_si256();
+                for (int i = 0; i < 4; ++i) {
+                    ta = dp(ta, s.u[i], load256(xb.qs + 32 * i));
+                    tb = dp(tb, s.u[4 + i], load256(xb.qs + 128 + 32 * i));
+                }
+                const __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ta), s.sa, _mm256_mul_ps(_mm256_cvtepi32_ps(tb), s.sb));
+                acc[c] = _mm256_fmadd_ps(f, _mm256_set1_ps(xb.d), acc[c]);
+                acc[c] = _mm256_fmadd_ps(s.olo, _mm256_loadu_ps(xb.s16), acc[c]);
+                acc[c] = _mm256_fmadd_ps(s.ohi, _mm256_loadu_ps(xb.s16 + 8), acc[c]);
+            }
+        }
+        for (int c = 0; c < NC; ++c) out[c] = hsum(acc[c]);
+    }
+};
+
+} // namespace
+
+bool VKAI_VNNI_KERNEL(DType t, Kernel* k) {
+    switch (t) {
+    case DType::Q4_0: *k = {XFormat::g4_signed, rows_kernel<DotG4<TQ4_0>>}; return true;
+    case DType::Q4_1: *k = {XFormat::g4_signed, rows_kernel<DotG4<TQ4_1>>}; return true;
+    case DType::Q5_0: *k = {XFormat::g4_signed, rows_kernel<DotG4<TQ5_0>>}; return true;
+    case DType::Q5_1: *k = {XFormat::g4_signed, rows_kernel<DotG4<TQ5_1>>}; return true;
+    case DType::Q8_0: *k = {XFormat::g4_biased, rows_kernel<DotG4<TQ8_0>>}; return true;
+    case DType::IQ4_NL: *k = {XFormat::g4_biased, rows_kernel<DotG4<TIQ4_NL>>}; return true;
+    case DType::Q4_K: *k = {XFormat::k4, rows_kernel<DotK4<Q45K<false>>>}; return true;
+    case DType::Q5_K: *k = {XFormat::k4, rows_kernel<DotK4<Q45K<true>>>}; return true;
+    case DType::Q6_K: *k = {XFormat::k4, rows_kernel<DotK4<Q6K>>}; return true;
+    default: return false;
+    }
+}
+
+} // namespace vkai::cpu::avx2
