@@ -57,9 +57,11 @@ TokenCost cost_of(const Footprint& fp, const Prefix& P, const Rates& r, int64_t 
     const bool head_gpu = ngl == N && ngl > 0;
     const double gops = double(ngl * (g.attn + g.ffn) + ge * g.experts + (ngl - ge) * g.cpu_experts_gpu_side + (head_gpu ? g.head : 0));
     const double cops = double((N - ngl) * (c.attn + c.ffn + c.experts) + (ngl - ge) * g.experts_cpu + (head_gpu ? 0 : c.head));
+    // the attention call of each layer at its measured time instead of a call's
+    const double gatt = r.gpu_attn_us > 0 ? r.gpu_attn_us - r.gpu_op_us : 0, catt = r.cpu_attn_us > 0 ? r.cpu_attn_us - r.cpu_op_us : 0;
     TokenCost t;
-    t.gpu_s = gb / (r.gpu_gbs * 1e9) + gops * r.gpu_op_us * 1e-6;
-    t.cpu_s = cb / (r.cpu_gbs * 1e9) + cops * r.cpu_op_us * 1e-6;
+    t.gpu_s = gb / (r.gpu_gbs * 1e9) + gops * r.gpu_op_us * 1e-6 + double(ngl) * gatt * 1e-6;
+    t.cpu_s = cb / (r.cpu_gbs * 1e9) + cops * r.cpu_op_us * 1e-6 + double(N - ngl) * catt * 1e-6;
     if (ngl > 0) {
         // a download per MoE layer on the GPU (routing) and the logits' (or the boundary's) one
         t.round_trips = (moe ? ngl : 0) + 1;
@@ -148,7 +150,8 @@ Result<Placement> make_plan(const Footprint& fp, const Probe& probe, const Polic
     if (pol.margin_frac < 0 || pol.margin_frac >= 1) return fail(Code::invalid_argument, "plan: margin fraction %g out of [0, 1)", pol.margin_frac);
     if (fp.n_layer < 1 || int64_t(fp.layers.size()) != fp.n_layer) return fail(Code::invalid_argument, "plan: footprint has no layers");
     const Rates& rt = probe.rates;
-    if (!(rt.gpu_gbs > 0 && rt.cpu_gbs > 0 && rt.gpu_op_us >= 0 && rt.cpu_op_us >= 0 && rt.round_trip_us >= 0 && rt.cpu_wake_us >= 0))
+    if (!(rt.gpu_gbs > 0 && rt.cpu_gbs > 0 && rt.gpu_op_us >= 0 && rt.cpu_op_us >= 0 && rt.round_trip_us >= 0 && rt.cpu_wake_us >= 0 &&
+          rt.gpu_attn_us >= 0 && rt.cpu_attn_us >= 0))
         return fail(Code::invalid_argument, "plan: rates must be positive bandwidths and non-negative times");
     const std::vector<int64_t> ladder = ctx_ladder(pol);
     for (int64_t c : ladder)

@@ -49,7 +49,7 @@ std::string cost_json(const TokenCost& c) {
 
 std::string format_table(const Placement& p, const Footprint& fp, const Probe& probe) {
     std::string o;
-    char line[256];
+    char line[320];
     std::snprintf(line, sizeof line, "%-44s %-10s %12s\n", "component", "device", "bytes");
     o += line;
     for (const PlanRow& r : p.rows) {
@@ -72,8 +72,10 @@ std::string format_table(const Placement& p, const Footprint& fp, const Probe& p
     const Rates& r = probe.rates;
     std::snprintf(line, sizeof line, "estimate: %s\n", cost_line(p.cost).c_str());
     o += line;
-    std::snprintf(line, sizeof line, "rates (%s): gpu %.0f GB/s, %.1f us/op; cpu %.1f GB/s, %.1f us/op; round trip %.0f us, cpu wake %.0f us\n",
-                  r.source.c_str(), r.gpu_gbs, r.gpu_op_us, r.cpu_gbs, r.cpu_op_us, r.round_trip_us, r.cpu_wake_us);
+    std::snprintf(line, sizeof line,
+                  "rates (%s): gpu %.0f GB/s, %.1f us/op, attention %.1f us; cpu %.1f GB/s, %.1f us/op, attention %.1f us; round trip %.0f us, "
+                  "cpu wake %.0f us\n",
+                  r.source.c_str(), r.gpu_gbs, r.gpu_op_us, r.gpu_attn_us, r.cpu_gbs, r.cpu_op_us, r.cpu_attn_us, r.round_trip_us, r.cpu_wake_us);
     o += line;
     if (!p.alternatives.empty()) {
         o += "compared at context " + std::to_string(p.alternatives.front().n_ctx) + " (* = chosen):\n";
@@ -116,10 +118,12 @@ std::string format_json(const Placement& p, const Footprint& fp, const Probe& pr
     kv("reason", json_str(p.reason));
     kv("estimate", cost_json(p.cost));
     const Rates& rt = probe.rates;
-    char rates[320];
+    char rates[400];
     std::snprintf(rates, sizeof rates,
-                  "{\"source\": %s, \"gpu_gbs\": %.2f, \"cpu_gbs\": %.2f, \"gpu_op_us\": %.3f, \"cpu_op_us\": %.3f, \"round_trip_us\": %.2f, \"cpu_wake_us\": %.2f}",
-                  json_str(rt.source).c_str(), rt.gpu_gbs, rt.cpu_gbs, rt.gpu_op_us, rt.cpu_op_us, rt.round_trip_us, rt.cpu_wake_us);
+                  "{\"source\": %s, \"gpu_gbs\": %.2f, \"cpu_gbs\": %.2f, \"gpu_op_us\": %.3f, \"cpu_op_us\": %.3f, \"round_trip_us\": %.2f, "
+                  "\"cpu_wake_us\": %.2f, \"gpu_attn_us\": %.3f, \"cpu_attn_us\": %.3f}",
+                  json_str(rt.source).c_str(), rt.gpu_gbs, rt.cpu_gbs, rt.gpu_op_us, rt.cpu_op_us, rt.round_trip_us, rt.cpu_wake_us, rt.gpu_attn_us,
+                  rt.cpu_attn_us);
     kv("rates", rates);
     o += "\"alternatives\": [";
     for (size_t i = 0; i < p.alternatives.size(); ++i) {

@@ -23,15 +23,25 @@ struct Rates {
     double gpu_gbs = 300, cpu_gbs = 20;     // GB/s (1e9 B/s)
     double gpu_op_us = 10, cpu_op_us = 2;   // microseconds per backend call
     double round_trip_us = 50, cpu_wake_us = 20;
+    // One decode step's attention call at the model's shape and the planned context (it reads the
+    // whole cache and runs one workgroup per head: often the slowest call of a layer); 0 = priced
+    // as any other call.
+    double gpu_attn_us = 0, cpu_attn_us = 0;
     std::string source = "assumed";          // "assumed", "measured" or "VKAI_PLAN_RATES"
+};
+
+// The attention a decode step of the model runs (one token against n_cells cached ones).
+struct AttnShape {
+    int64_t head_dim = 0, n_head = 0, n_head_kv = 0, n_cells = 0;
 };
 
 // Measures the rates above: the backends' read_bandwidth() (a temporary buffer of up to 1 GiB on
 // each side, ~0.1-0.5 s) and chains of small ops. gpu null: GPU fields keep their assumed values; no
 // room for the GPU's bandwidth probe: its bandwidth stays assumed. Errors from the backends.
-Result<Rates> measure_rates(Backend* gpu, Backend& cpu);
-// VKAI_PLAN_RATES: "gpu_gbs=3000,cpu_gbs=60,gpu_op_us=8,cpu_op_us=3,rt_us=40,wake_us=30" (any
-// subset, over `r`); invalid_argument naming the bad field.
+// attn (optional): also times the decode attention at that shape on each side.
+Result<Rates> measure_rates(Backend* gpu, Backend& cpu, const AttnShape* attn = nullptr);
+// VKAI_PLAN_RATES: "gpu_gbs=3000,cpu_gbs=60,gpu_op_us=8,cpu_op_us=3,rt_us=40,wake_us=30,
+// gpu_attn_us=20,cpu_attn_us=15" (any subset, over `r`); invalid_argument naming the bad field.
 Status parse_rates(std::string_view spec, Rates& r);
 
 struct Probe {

@@ -59,6 +59,48 @@ struct ChainBuffers {
     }
 };
 
+// Median seconds of one decode attention call at `a`, in a dependent chain of 50 (the output is the
+// next query), the cache zero-filled, the mask open.
+Result<double> attention_time(Backend& be, const AttnShape& a) {
+    const uint64_t qn = uint64_t(a.head_dim * a.n_head), kvn = uint64_t(a.head_dim * a.n_head_kv * a.n_cells);
+    std::vector<void*> bufs;
+    auto alloc = [&](uint64_t bytes) -> Result<void*> {
+        VKAI_ASSIGN_OR_RETURN(void* p, be.alloc(bytes, "rates probe"));
+        bufs.push_back(p);
+        const std::vector<uint8_t> zero(size_t(bytes), 0);
+        VKAI_TRY(be.upload(p, zero.data(), bytes));
+        return p;
+    };
+    struct Free {
+        Backend& be;
+        std::vector<void*>& b;
+        ~Free() {
+            for (void* p : b) be.free(p);
+        }
+    } release{be, bufs};
+    VKAI_ASSIGN_OR_RETURN(void* q, alloc(qn * 4));
+    VKAI_ASSIGN_OR_RETURN(void* o, alloc(qn * 4));
+    VKAI_ASSIGN_OR_RETURN(void* k, alloc(kvn * 2));
+    VKAI_ASSIGN_OR_RETURN(void* v, alloc(kvn * 2));
+    VKAI_ASSIGN_OR_RETURN(void* m, alloc(uint64_t(a.n_cells) * 4));
+    Tensor tq = make_tensor(DType::F32, q, a.head_dim, a.n_head, 1), to = make_tensor(DType::F32, o, a.head_dim, a.n_head, 1);
+    const Tensor tk = make_tensor(DType::F16, k, a.head_dim, a.n_head_kv, a.n_cells), tv = make_tensor(DType::F16, v, a.head_dim, a.n_head_kv, a.n_cells);
+    const Tensor tm = make_tensor(DType::F32, m, a.n_cells, 1);
+    VKAI_TRY(be.sync());
+    constexpr int kN = 50;
+    std::vector<double> t;
+    for (int round = 0; round < 4; ++round) {
+        const double t0 = now_s();
+        for (int i = 0; i < kN; ++i) {
+            be.attention(tq, tk, tv, tm, 0.1f, to);
+            std::swap(tq, to);
+        }
+        VKAI_TRY(be.sync());
+        if (round > 0) t.push_back((now_s() - t0) / kN); // round 0 warms up
+    }
+    return median(t);
+}
+
 Status gpu_rates(Backend& gpu, Rates& r) {
     ChainBuffers c(gpu);
     VKAI_TRY(c.init());
@@ -110,10 +152,18 @@ Status cpu_rates(Backend& cpu, Rates& r) {
 
 } // namespace
 
-Result<Rates> measure_rates(Backend* gpu, Backend& cpu) {
+Result<Rates> measure_rates(Backend* gpu, Backend& cpu, const AttnShape* attn) {
     Rates r;
     if (gpu) VKAI_TRY(gpu_rates(*gpu, r));
     VKAI_TRY(cpu_rates(cpu, r));
+    if (attn && attn->head_dim > 0 && attn->n_head > 0 && attn->n_head_kv > 0 && attn->n_cells > 0) {
+        if (gpu) {
+            VKAI_ASSIGN_OR_RETURN(double g, attention_time(*gpu, *attn));
+            r.gpu_attn_us = std::max(0.0, g - r.round_trip_us * 1e-6 / 50) * 1e6;
+        }
+        VKAI_ASSIGN_OR_RETURN(double c, attention_time(cpu, *attn));
+        r.cpu_attn_us = c * 1e6;
+    }
     r.source = !gpu ? "measured cpu, assumed gpu" : r.gpu_gbs == Rates().gpu_gbs ? "measured, gpu bandwidth assumed" : "measured";
     return r;
 }
@@ -138,7 +188,9 @@ Status parse_rates(std::string_view spec, Rates& r) {
         else if (name == "cpu_op_us") out.cpu_op_us = v;
         else if (name == "rt_us") out.round_trip_us = v;
         else if (name == "wake_us") out.cpu_wake_us = v;
-        else return fail(Code::invalid_argument, "VKAI_PLAN_RATES: unknown field '%.*s' (gpu_gbs, cpu_gbs, gpu_op_us, cpu_op_us, rt_us, wake_us)", int(name.size()), name.data());
+        else if (name == "gpu_attn_us") out.gpu_attn_us = v;
+        else if (name == "cpu_attn_us") out.cpu_attn_us = v;
+        else return fail(Code::invalid_argument, "VKAI_PLAN_RATES: unknown field '%.*s' (gpu_gbs, cpu_gbs, gpu_op_us, cpu_op_us, rt_us, wake_us, gpu_attn_us, cpu_attn_us)", int(name.size()), name.data());
         if ((name == "gpu_gbs" || name == "cpu_gbs") && v <= 0) return fail(Code::invalid_argument, "VKAI_PLAN_RATES: %.*s must be > 0", int(name.size()), name.data());
     }
     out.source = "VKAI_PLAN_RATES";

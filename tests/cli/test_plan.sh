@@ -30,11 +30,11 @@ if json "$tmp/j" 'assert d["use_gpu"] is False and d["n_ctx"]==256 and d["speed_
 if json "$tmp/j" 'assert d["use_gpu"] and d["n_gpu_layers"]==5 and d["head_on_gpu"] and d["gpu_bytes"]<=d["gpu_usable"]<=d["gpu_cap"]==1<<30, d'; then ok; else bad "plan --vram 1G: $(head -c 400 "$tmp/j")"; fi
 "$VKAI" plan -m $MODEL --device cpu --vram 100M --json > "$tmp/j" 2>/dev/null
 if json "$tmp/j" 'assert not d["use_gpu"] and d["gpu_bytes"]==0, d'; then ok; else bad "plan --vram 100M: $(head -c 400 "$tmp/j")"; fi
+export VKAI_PLAN_RATES=gpu_gbs=3000,cpu_gbs=50,gpu_op_us=0,cpu_op_us=0,rt_us=0,wake_us=0
 "$VKAI" plan -m $MOE --device cpu --vram 1G --json > "$tmp/full.json" 2>/dev/null
 full=$(json "$tmp/full.json" 'print(d["gpu_bytes"])')
 # usable = vram - 256 MiB - 2%: pick vram so that usable is just below the full placement
 vram=$(python3 -c "print(int(($full - 1 + (256<<20)) / 0.98))")
-export VKAI_PLAN_RATES=gpu_gbs=3000,cpu_gbs=50,gpu_op_us=0,cpu_op_us=0,rt_us=0,wake_us=0
 "$VKAI" plan -m $MOE --device cpu --vram "$vram" --json > "$tmp/j" 2>/dev/null
 if json "$tmp/j" 'assert d["use_gpu"] and d["n_cpu_moe"]==1 and d["n_gpu_experts"]==1 and not d["cpu_moe"] and d["n_gpu_layers"]==d["n_layer"] and d["speed_class"]=="gpu+cpu-experts" and d["rates"]["source"]=="VKAI_PLAN_RATES", d'; then ok; else bad "plan MoE experts first: $(head -c 600 "$tmp/j")"; fi
 # forced expert placement: --n-cpu-moe N and --cpu-moe, in the JSON and the table

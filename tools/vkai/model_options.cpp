@@ -198,6 +198,9 @@ Result<PlanInputs> plan_inputs(const Args& a, const llm::Model& model, Backend* 
     }
     (void)is_auto;
     in.n_batch = std::min(n_batch, n_ctx);
+    in.head_dim = hp.head_dim;
+    in.n_head = hp.n_head;
+    in.n_head_kv = hp.n_head_kv;
     in.threads = int(threads);
     fill_probe(in.probe, gpu, vram);
 
@@ -225,14 +228,17 @@ Status price_plan(PlanInputs& in, Backend* gpu, bool always) {
     if (!always && (in.policy.n_gpu_layers >= 0 || in.policy.n_cpu_moe >= 0)) return {}; // nothing left to choose
     cpu::CpuBackend cpu(in.threads);
     const double t0 = now_s();
-    auto r = plan::measure_rates(gpu, cpu);
+    // the attention of a decode step at the context the partial placements get (the floor)
+    const plan::AttnShape attn{in.head_dim, in.n_head, in.n_head_kv, plan::ctx_ladder(in.policy).back()};
+    auto r = plan::measure_rates(gpu, cpu, &attn);
     if (!r.ok()) {
         VKAI_LOG_WARN("plan: rates not measured (%s): assumed values price the MoE placements", r.status().message().c_str());
         return {};
     }
     in.probe.rates = *r;
-    VKAI_LOG_INFO("plan: rates measured in %.2f s: gpu %.0f GB/s, %.1f us/op, round trip %.0f us; cpu %.1f GB/s, %.1f us/op, wake %.0f us",
-                  now_s() - t0, r->gpu_gbs, r->gpu_op_us, r->round_trip_us, r->cpu_gbs, r->cpu_op_us, r->cpu_wake_us);
+    VKAI_LOG_INFO("plan: rates measured in %.2f s: gpu %.0f GB/s, %.1f us/op, attention %.1f us, round trip %.0f us; cpu %.1f GB/s, %.1f us/op, "
+                  "attention %.1f us, wake %.0f us",
+                  now_s() - t0, r->gpu_gbs, r->gpu_op_us, r->gpu_attn_us, r->round_trip_us, r->cpu_gbs, r->cpu_op_us, r->cpu_attn_us, r->cpu_wake_us);
     return {};
 }
 

@@ -32,6 +32,7 @@ struct PlanInputs {
     plan::Probe probe;
     plan::Policy policy;
     int64_t n_batch = 512;
+    int64_t head_dim = 0, n_head = 0, n_head_kv = 0; // the attention shape the rates probe times
     DType kv_type = DType::F16;
     int threads = 0;
 };
