@@ -177,30 +177,36 @@ void quantize_q8_K(const float* x, int64_t nb, block_q8_K* out) {
 }
 
 // x for the VNNI kernels of the 32-element types (XG4): blocks quantized as in quantize_q8_32,
-// 4 per group, transposed; the last group padded with zero blocks.
+// 4 per group in the qword layout; the last group padded with zero blocks.
 void quantize_g4(const float* x, int64_t nb, bool biased, XG4* out) {
-    const __m256i bias = _mm256_set1_epi8(char(biased ? 0x80 : 0));
+    const uint64_t bias = biased ? 0x8080808080808080ull : 0;
     for (int64_t g = 0; g * 4 < nb; ++g) {
         XG4& o = out[g];
         alignas(32) int8_t q[128];
+        float d[4];
         for (int i = 0; i < 4; ++i) {
             const int64_t b = 4 * g + i;
             if (b >= nb) {
-                o.d[i] = o.s[i] = 0;
+                d[i] = o.s[i] = 0;
                 std::memset(q + 32 * i, 0, 32);
                 continue;
             }
             const float* xb = x + 32 * b;
             const float amax = hmax(abs_max8(xb, 4, _mm256_setzero_ps()));
-            const float d = amax / 127.0f;
+            d[i] = amax / 127.0f;
             const int sum = hsum_i32(round_pack32(xb, _mm256_set1_ps(inv_scale(amax)), q + 32 * i));
-            o.d[i] = d;
-            o.s[i] = d * float(sum);
+            o.s[i] = d[i] * float(sum);
         }
-        __m256i v[4];
-        for (int i = 0; i < 4; ++i) v[i] = _mm256_load_si256(reinterpret_cast<const __m256i*>(q + 32 * i));
-        transpose4(v);
-        for (int i = 0; i < 4; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.qs + 32 * i), _mm256_xor_si256(v[i], bias));
+        // Vector k = qwords k of A, C, B, D (blocks 0, 2, 1, 3).
+        static constexpr int kOrder[4] = {0, 2, 1, 3};
+        for (int k = 0; k < 4; ++k)
+            for (int j = 0; j < 4; ++j) {
+                uint64_t v;
+                std::memcpy(&v, q + 32 * kOrder[j] + 8 * k, 8);
+                v ^= bias;
+                std::memcpy(o.qs + 32 * k + 8 * j, &v, 8);
+            }
+        for (int j = 0; j < 4; ++j) o.d8[2 * j] = o.d8[2 * j + 1] = d[kOrder[j]];
     }
 }
 

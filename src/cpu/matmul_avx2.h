@@ -30,21 +30,24 @@ struct XQ32 {
 static_assert(sizeof(XQ32) == 40);
 // The K-quants and IQ4_XS take x as block_q8_K (quant_blocks.h): bsums[i] = sum of qs[16i..16i+15].
 
-// x for the VNNI kernels (matmul_vnni_impl.h), quantized like XQ32 / block_q8_K but stored for
-// vpdpbusd: four 32-element chunks (blocks, or sub-blocks of a super-block) as four 32-byte vectors,
-// transposed so that dword lane L of every vector belongs to chunk L % 4: vector v, lane L holds
-// bytes 4 * (v + 4 * (L / 4)) .. +3 of chunk L % 4 (transpose4 below). One vpdpbusd per vector then
-// leaves per-chunk sums in the lanes, halves 0..15 in lanes 0..3 and 16..31 in lanes 4..7.
-// Groups of 4 blocks of 32 (a row's last group is padded with zero blocks: d = s = 0, q = 0).
+// x for the VNNI kernels (matmul_vnni_impl.h), quantized like XQ32 / block_q8_K but laid out so
+// that one vpdpbusd per 32 bytes leaves each chunk's (block's) partial sums in its own dword lanes,
+// the weights getting the same layout from a few shuffles shared by every column.
+// XG4: groups of 4 blocks A, B, C, D of 32 (a row's last group padded with zero blocks, d = s = 0,
+// q = 0). Vector k (k = 0..3, 32 bytes) holds elements 8k..8k+7 of A, C, B, D in that order, so
+// lanes 0-1 belong to A, 2-3 to C, 4-5 to B, 6-7 to D (qword_layout below builds it from two
+// 128-bit halves [A|B] and [C|D]). d8 holds each lane's block scale.
 // g4_signed (for weight types with unsigned values): qs = q as int8. g4_biased (signed weights):
 // qs = q + 128 as uint8, so vpdpbusd (unsigned x signed) takes x first; s is unused then.
 struct XG4 {
-    float d[4]; // scale of each block
-    float s[4]; // d * sum(q) of each block
+    float d8[8]; // dA dA dC dC dB dB dD dD
+    float s[4];  // d * sum(q) of A, B, C, D
     uint8_t qs[128];
 };
-static_assert(sizeof(XG4) == 160);
-// One super-block of 256 (k4): chunks 0..3 and 4..7 are two transposed groups.
+static_assert(sizeof(XG4) == 176);
+// XK4: one super-block of 256 with chunks (sub-blocks of 32) 0..3 and 4..7 as two groups, each
+// dword-transposed (transpose4 below): vector v, lane L holds bytes 4 * (v + 4 * (L / 4)) .. +3 of
+// chunk L % 4 of the group, so lanes 0..3 sum elements 0..15 and lanes 4..7 elements 16..31.
 struct XK4 {
     float d;
     float s16[16]; // d * sum(q) over each 16 elements, in element order
