@@ -217,7 +217,8 @@ void Recorder::read_frame_time(Frame& fr) {
 Status Recorder::charge(double flops, double bytes) {
     const double fs = flops / rates_.flop_rate, bs = bytes / rates_.byte_rate;
     const double est = fs * rates_.flop_scale + bs * rates_.byte_scale + rates_.per_command_s;
-    if (budget_s_ > 0 && recording_ && acc_s_ > 0 && acc_s_ + est > budget_s_) {
+    // Not while profiling: its rotate() is a flush, which would reset ring slices taken for this dispatch.
+    if (budget_s_ > 0 && !profile_ && recording_ && acc_s_ > 0 && acc_s_ + est > budget_s_) {
         VKAI_TRY(rotate());
         ++budget_submits_;
     }
