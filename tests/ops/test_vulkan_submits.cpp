@@ -70,8 +70,8 @@ TEST(SubmitBudget, LongPromptSplitIntoSubmitsSameLogits) {
     const Pass a = run(*m, *off, 96), b = run(*m, *tiny, 96);
     std::fprintf(stderr, "submits with a 0.5 ms budget: prompt of 96 %llu, one token %llu\n", (unsigned long long)b.prompt_submits,
                  (unsigned long long)b.step_submits);
-    // budget off: one submit per decode (the logits' download)
-    EXPECT_EQ(a.prompt_submits, 1u);
+    // budget off: one submit per download of logits (the head runs on 64 tokens at a time: 2)
+    EXPECT_EQ(a.prompt_submits, 2u);
     EXPECT_EQ(a.step_submits, 1u);
     EXPECT_GE(b.prompt_submits, 4u);
     EXPECT_GE(b.step_submits, 2u);
