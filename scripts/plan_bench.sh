@@ -9,7 +9,8 @@
 #          q30-synth makes the ~18 GB qwen3-30b-a3b file (minutes: its own call); q30 then needs it
 #          in /tmp (the same warm machine) and runs the MoE sweep: auto, --cpu-moe, --n-cpu-moe K
 #          for K around the plan's, -ngl N around the best whole-layer split, -ngl 0 (CPU only).
-#          Q30_MODES="auto ncm:30 ngl:18 ..." runs a subset (modes: auto, cpu-moe, ncm:K, ngl:N).
+#          Q30_MODES="auto ncm:30 ngl:18 ..." runs a subset (modes: auto, cpu-moe, ncm:K, ngl:N);
+#          Q30_PART=1 / Q30_PART=2 runs the first / second half of the default list (one call each).
 # Output: one line per run, JSON lines in $OUT/plan_bench.jsonl, the plans in $OUT/plan_<m>*.json|txt.
 # The smi peak of a `vkai bench` run includes bench's read-bandwidth probe at its end (a temporary
 # buffer of min(1 GiB, free / 4)); "run peak" is nvidia-smi's peak over a `vkai run` of the same
@@ -116,6 +117,12 @@ gs = {g for g in (g0 - 2, g0, g0 + 2) if 1 <= g < n}
 print(" ".join(["auto", "cpu-moe"] + ["ncm:%d" % k for k in sorted(ks)] + ["ngl:%d" % g for g in sorted(gs)] + ["ngl:0"]))
 EOF
 )
+    fi
+    if [ -n "${Q30_PART:-}" ]; then # 1 or 2: that half of the list (the whole sweep may pass 10 minutes)
+        # shellcheck disable=SC2086
+        set -- $modes
+        local half=$((($# + 1) / 2))
+        if [ "$Q30_PART" = 1 ]; then modes="${*:1:$half}"; else modes="${*:$((half + 1))}"; fi
     fi
     echo "q30 modes: $modes"
     for mode in $modes; do
