@@ -44,8 +44,10 @@ bench() { # LABEL ENV... -- ARGS...
     [ $rc -eq 0 ] || { echo "rc $rc"; tail -5 /tmp/wb.err; }
     grep '^{' /tmp/wb.txt | sed "s/^{/{\"label\": \"$label\", /" >> "$OUT/whisper.jsonl"
 }
-if [ "${1:-}" = "quick" ]; then
+if [ "${1:-}" = "quick" ]; then # the best path and the encoder's per-op profile only
     bench "vulkan best" timeout 240 $G/vkai-bench-whisper -m $M $SYNTH --device vulkan0 --reps 5 --tokens 128 --minutes 10 --batch 20
+    echo "== encoder per-op profile, 2 windows"
+    VKAI_VK_PROFILE=1 timeout 100 $G/vkai-bench-whisper -m $M --device vulkan0 --reps 1 --skip dec,e2e --batch 1 2>&1 | tail -9
     exit 0
 fi
 bench "vulkan best" timeout 240 $G/vkai-bench-whisper -m $M $SYNTH --device vulkan0 --reps 5 --tokens 128 --minutes 10 --batch 20

@@ -307,16 +307,19 @@ Status Runtime::decode(KvCache& cache, const int32_t* tokens, int n, bool all_lo
     std::vector<int32_t> pos(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) pos[size_t(i)] = int32_t(n_past + i);
     // Causal mask (n_kv, n): token i sees cells 0 .. n_past + i.
-    host_mask_.assign(size_t(n_kv * n), 0.0f);
-    for (int i = 0; i < n; ++i)
-        for (int64_t j = n_past + i + 1; j < n_kv; ++j) host_mask_[size_t(i * n_kv + j)] = -std::numeric_limits<float>::infinity();
-    VKAI_TRY(be_.upload(dmask_.data(), host_mask_.data(), host_mask_.size() * 4));
+    // One token sees every cell: the mask is a row of zeros, already on the device (no upload).
+    if (n > 1) {
+        host_mask_.assign(size_t(n_kv * n), 0.0f);
+        for (int i = 0; i < n; ++i)
+            for (int64_t j = n_past + i + 1; j < n_kv; ++j) host_mask_[size_t(i * n_kv + j)] = -std::numeric_limits<float>::infinity();
+        VKAI_TRY(be_.upload(dmask_.data(), host_mask_.data(), host_mask_.size() * 4));
+    }
 
     Tensor x = t(dx_, s_, n), h = t(dh_, s_, n), q = t(dq_, s_, n), a = t(da_, s_, n), f = t(df_, 4 * s_, n);
     be_.get_rows(w.tok_emb, tokens, n, x);
     be_.get_rows(w.dec_pos, pos.data(), n, h);
     be_.add(x, h, x);
-    Tensor mask = t(dmask_, n_kv, n), cmask = t(zeros_, ctx_, n);
+    Tensor mask = n > 1 ? t(dmask_, n_kv, n) : t(zeros_, n_kv, 1), cmask = t(zeros_, ctx_, n);
     for (size_t l = 0; l < w.dec.size(); ++l) {
         const Block& b = w.dec[l];
         uint8_t* kbase = static_cast<uint8_t*>(cache.k[l].data());

@@ -180,7 +180,8 @@ TEST_P(VulkanWhisperOps, Conv1dThroughMulMat) {
         be->im2col(dx.t, 3, stride, 1, dc.t);
         be->mul_mat(dw.t, dc.t, dy.t);
         const std::vector<float> g = dy.get(y).f32(), wv = want.f32();
-        EXPECT_LE(test::nmse(g.data(), wv.data(), int64_t(g.size())), 1e-10);
+        // f16 inputs where the backend takes cooperative matrices for this many columns.
+        EXPECT_LE(test::nmse(g.data(), wv.data(), int64_t(g.size())), vk::mul_mat_rounds_to_f16(*be, t_out) ? 5e-6 : 1e-10);
     }
 }
 

@@ -8,6 +8,7 @@
 // Cells whose mask is -inf are never read (K/V may be NaN there). KV_F16: f16 cache.
 #version 450
 #extension GL_GOOGLE_include_directive : enable
+#extension GL_EXT_control_flow_attributes : enable
 #ifdef USE_SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : enable
 #extension GL_KHR_shader_subgroup_basic : enable
@@ -90,14 +91,14 @@ void main() {
     const bool k16 = ((pc.k_bias | pc.k_nb1 | pc.k_nb2) & 15u) == 0u && (pc.hd * KV_BYTES) % 16u == 0u;
     const uint kbase = pc.k_bias + hk * pc.k_nb1, vbase = pc.v_bias + hk * pc.v_nb1;
     float m = NEG_INF, l = 0.0;
-    float acc[COLS];
-    for (uint j = 0u; j < COLS; ++j) acc[j] = 0.0;
+    float acc[COLS]; // constant indices only (unrolled loops): registers, not local memory
+    [[unroll]] for (uint j = 0u; j < COLS; ++j) acc[j] = 0.0;
     barrier();
 
     for (uint base = 0u; base < pc.n_cells; base += CH) {
         float s[PER];
         float cmax = NEG_INF;
-        for (uint i = 0u; i < PER; ++i) {
+        [[unroll]] for (uint i = 0u; i < PER; ++i) {
             const uint c = base + tid + WG * i;
             s[i] = NEG_INF;
             if (c >= pc.n_cells) continue;
@@ -126,28 +127,27 @@ void main() {
         if (isinf(mnew) && mnew < 0.0) continue; // uniform: nothing seen yet
         const float corr = exp(m - mnew); // 0 while m is -inf
         float psum = 0.0;
-        for (uint i = 0u; i < PER; ++i) {
+        [[unroll]] for (uint i = 0u; i < PER; ++i) {
             const float p = (isinf(s[i]) && s[i] < 0.0) ? 0.0 : exp(s[i] - mnew);
             ps[tid + WG * i] = p;
             psum += p;
         }
         l = l * corr + wg_reduce(psum, false); // its barriers also publish ps
-        for (uint j = 0u; j < COLS; ++j) acc[j] *= corr;
+        [[unroll]] for (uint j = 0u; j < COLS; ++j) acc[j] *= corr;
         const uint n_here = min(CH, pc.n_cells - base);
         for (uint c = g; c < n_here; c += 4u) {
             const float p = ps[c];
             if (p == 0.0) continue; // masked (its V may be NaN) or negligible: adds nothing
             const uint va = vbase + (base + c) * pc.v_nb2;
-            for (uint j = 0u; j < COLS; ++j) {
+            [[unroll]] for (uint j = 0u; j < COLS; ++j) {
                 const uint d = lane + 64u * j;
-                if (d >= pc.hd) break;
-                acc[j] += p * ldv(va + KV_BYTES * d);
+                if (d < pc.hd) acc[j] += p * ldv(va + KV_BYTES * d);
             }
         }
         m = mnew;
         barrier(); // ps is rewritten by the next chunk
     }
-    for (uint j = 0u; j < COLS; ++j) {
+    [[unroll]] for (uint j = 0u; j < COLS; ++j) {
         const uint d = lane + 64u * j;
         if (d < pc.hd) outs[g * MAX_HD + d] = acc[j];
     }
