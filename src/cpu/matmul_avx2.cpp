@@ -210,35 +210,6 @@ void quantize_g4(const float* x, int64_t nb, bool biased, XG4* out) {
     }
 }
 
-// x for the VNNI K-quant kernels (XK4): super-blocks quantized as in quantize_q8_K, sums of 16
-// scaled by d, chunks 0..3 and 4..7 transposed.
-void quantize_k4(const float* x, int64_t nb, XK4* out) {
-    const __m256i bias = _mm256_set1_epi8(char(0x80));
-    for (int64_t b = 0; b < nb; ++b, x += QK_K) {
-        XK4& o = out[b];
-        const float amax = hmax(abs_max8(x, QK_K / 8, _mm256_setzero_ps()));
-        const __m256 inv = _mm256_set1_ps(inv_scale(amax));
-        o.d = amax / 127.0f;
-        alignas(32) int8_t q[QK_K];
-        for (int c = 0; c < QK_K / 32; ++c) {
-            round_pack32(x + 32 * c, inv, q + 32 * c);
-            // Sums of 16 signed bytes: bias to unsigned, sum groups of 8 with SAD, remove the bias.
-            const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(q + 32 * c));
-            const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(v, bias), _mm256_setzero_si256());
-            const int64_t s0 = _mm256_extract_epi64(sad, 0) + _mm256_extract_epi64(sad, 1);
-            const int64_t s1 = _mm256_extract_epi64(sad, 2) + _mm256_extract_epi64(sad, 3);
-            o.s16[2 * c] = o.d * float(s0 - 16 * 128);
-            o.s16[2 * c + 1] = o.d * float(s1 - 16 * 128);
-        }
-        for (int h = 0; h < 2; ++h) {
-            __m256i v[4];
-            for (int i = 0; i < 4; ++i) v[i] = _mm256_load_si256(reinterpret_cast<const __m256i*>(q + 128 * h + 32 * i));
-            transpose4(v);
-            for (int i = 0; i < 4; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.qs + 128 * h + 32 * i), v[i]);
-        }
-    }
-}
-
 Kernel find_kernel(DType t) {
     Kernel k;
 #ifdef VKAI_HAVE_VNNI_KERNELS
@@ -257,7 +228,6 @@ size_t x_bytes(XFormat f, int64_t nb) {
     case XFormat::q8_K: return size_t(nb) * sizeof(block_q8_K);
     case XFormat::g4_signed:
     case XFormat::g4_biased: return size_t((nb + 3) / 4) * sizeof(XG4);
-    case XFormat::k4: return size_t(nb) * sizeof(XK4);
     default: return 0;
     }
 }
@@ -295,9 +265,7 @@ void mul_mat(const Tensor& w, const float* const* xcols, float* const* ycols, in
             switch (kern.x) {
             case XFormat::q8_32: quantize_q8_32(xcols[j], nb, static_cast<XQ32*>(dst)); break;
             case XFormat::q8_K: quantize_q8_K(xcols[j], nb, static_cast<block_q8_K*>(dst)); break;
-            case XFormat::g4_signed:
-            case XFormat::g4_biased: quantize_g4(xcols[j], nb, kern.x == XFormat::g4_biased, static_cast<XG4*>(dst)); break;
-            default: quantize_k4(xcols[j], nb, static_cast<XK4*>(dst)); break;
+            default: quantize_g4(xcols[j], nb, kern.x == XFormat::g4_biased, static_cast<XG4*>(dst)); break;
             }
             xp[j] = dst;
         };

@@ -19,7 +19,7 @@ bool has_mul_mat(DType w_type);
 void mul_mat(const Tensor& w, const float* const* xcols, float* const* ycols, int64_t n, ThreadPool& pool);
 
 // How x is prepared for a weight type: kept f32, or quantized to int8 per call (see below).
-enum class XFormat { f32, q8_32, q8_K, g4_signed, g4_biased, k4 };
+enum class XFormat { f32, q8_32, q8_K, g4_signed, g4_biased };
 
 // x quantized in blocks of 32 for the 32-element weight types: x[i] ~= d * qs[i]; s = d * sum(qs)
 // (used by the unsigned-weight types: the min of Q4_1 / Q5_1, the -8d / -16d offset of Q4_0 / Q5_0).
@@ -45,15 +45,6 @@ struct XG4 {
     uint8_t qs[128];
 };
 static_assert(sizeof(XG4) == 176);
-// XK4: one super-block of 256 with chunks (sub-blocks of 32) 0..3 and 4..7 as two groups, each
-// dword-transposed (transpose4 below): vector v, lane L holds bytes 4 * (v + 4 * (L / 4)) .. +3 of
-// chunk L % 4 of the group, so lanes 0..3 sum elements 0..15 and lanes 4..7 elements 16..31.
-struct XK4 {
-    float d;
-    float s16[16]; // d * sum(q) over each 16 elements, in element order
-    uint8_t qs[256];
-};
-static_assert(sizeof(XK4) == 324);
 
 // One call multiplies rows [row0, row0 + nrows) of w with nc <= kMaxCols columns of prepared x.
 constexpr int kMaxCols = 8;
@@ -78,7 +69,7 @@ bool kernel_float(DType t, Kernel* k); // matmul_avx2.cpp: F32, F16, BF16
 bool kernel_q32(DType t, Kernel* k);   // matmul_avx2_q.cpp: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL
 bool kernel_k(DType t, Kernel* k);     // matmul_avx2_k.cpp: Q2_K..Q6_K, IQ4_XS
 // matmul_vnni512.cpp / matmul_avxvnni.cpp (only with VKAI_HAVE_VNNI_KERNELS): the 32-element block
-// types and Q4_K, Q5_K, Q6_K with x in the g4 / k4 formats.
+// types with x in the g4 formats, and the K-quants (matmul_k_impl.h built with VNNI flags).
 bool kernel_vnni512(DType t, Kernel* k);
 bool kernel_avxvnni(DType t, Kernel* k);
 
@@ -147,17 +138,6 @@ static void rows_kernel(const RowsArgs& a) {
     case 7: rows_nc<K, 7>(a); break;
     default: rows_nc<K, 8>(a); break;
     }
-}
-
-// The dword transpose of XG4: in: 4 chunks in element order; out: vector v, lane L = dword
-// v + 4 * (L / 4) of chunk L % 4. 8 shuffles.
-static inline void transpose4(__m256i* v) {
-    const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
-    const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
-    v[0] = _mm256_unpacklo_epi64(t0, t2);
-    v[1] = _mm256_unpackhi_epi64(t0, t2);
-    v[2] = _mm256_unpacklo_epi64(t1, t3);
-    v[3] = _mm256_unpackhi_epi64(t1, t3);
 }
 
 #endif // __AVX2__

@@ -1,8 +1,9 @@
 // VNNI dot kernels, compiled twice: matmul_vnni512.cpp (AVX512-VNNI + VL, 256-bit vectors, 32
 // registers) and matmul_avxvnni.cpp (AVX-VNNI, VEX). The includer defines VKAI_VNNI_DPBUSD(acc, u8, s8)
-// and VKAI_VNNI_KERNEL (the name of the entry point).
+// and VKAI_VNNI_KERNEL (the name of the entry point). The 32-element block types use the layout
+// below; the K-quants use matmul_k_impl.h built with these flags (vpdpwssd for madd + add).
 //
-// x is prepared in a layout (XG4 / XK4 in matmul_avx2.h) that the weights of 4 chunks of 32 reach
+// x is prepared in a layout (XG4 in matmul_avx2.h) that the weights of 4 chunks of 32 reach
 // with a few shuffles shared by every column, so one vpdpbusd per 32 bytes and column leaves each
 // chunk's partial sums in its own lanes; the scales are applied per group of 4 chunks with one
 // float FMA per column instead of a madd + convert + FMA per chunk. Per column and
@@ -12,6 +13,7 @@
 #pragma once
 
 #include "cpu/matmul_avx2.h"
+#include "cpu/matmul_k_impl.h"
 #include "cpu/matmul_values.h"
 
 #include <cstddef>
@@ -159,94 +161,6 @@ struct DotG4 {
     }
 };
 
-// ---- Q4_K / Q5_K / Q6_K: super-blocks of 256 against XK4 --------------------------------------
-
-// One super-block's weights, prepared once for every column: the 8 chunks transposed in two
-// groups (u[0..3]: chunks 0..3, u[4..7]: chunks 4..7), the float scale of each lane of each group
-// (lane L of group h covers chunk 4h + L % 4, elements 0..15 for L < 4, 16..31 above), and the
-// offset per 16 elements in element order (times x's sums of 16).
-struct SuperBlock {
-    __m256i u[8];
-    __m256 sa, sb;     // lane scales of groups 0 and 1
-    __m256 olo, ohi;   // offsets of the 16-element groups 0..7 and 8..15
-};
-
-VKAI_INLINE __m256 permf(__m256 v, int a, int b, int c, int d, int e, int f, int g, int h) {
-    return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(a, b, c, d, e, f, g, h));
-}
-
-template <bool kFive>
-struct Q45K {
-    using Block = std::conditional_t<kFive, block_q5_K, block_q4_K>;
-    static VKAI_INLINE void load(const Block& B, SuperBlock& s) {
-        __m256i hv = _mm256_setzero_si256();
-        if constexpr (kFive) hv = load256(B.qh);
-        for (int j = 0; j < 4; ++j) q45k_pair<kFive>(B, j, hv, s.u[2 * j], s.u[2 * j + 1]);
-        transpose4(s.u);
-        transpose4(s.u + 4);
-        // x = d * sc[s] * q - dmin * m[s] for sub-block s (32 elements: both lane halves).
-        const __m128i sm = unpack_scale_min_k4(B.scales);
-        const __m256 sc = _mm256_mul_ps(_mm256_set1_ps(half_to_float(B.d)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sm)));
-        const __m256 mn = _mm256_mul_ps(_mm256_set1_ps(-half_to_float(B.dmin)),
-                                        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8))));
-        s.sa = permf(sc, 0, 1, 2, 3, 0, 1, 2, 3);
-        s.sb = permf(sc, 4, 5, 6, 7, 4, 5, 6, 7);
-        s.olo = permf(mn, 0, 0, 1, 1, 2, 2, 3, 3);
-        s.ohi = permf(mn, 4, 4, 5, 5, 6, 6, 7, 7);
-    }
-};
-
-struct Q6K {
-    using Block = block_q6_K;
-    static VKAI_INLINE void load(const Block& B, SuperBlock& s) {
-        q6k_half(B, 0, s.u);
-        q6k_half(B, 1, s.u + 4);
-        transpose4(s.u);
-        transpose4(s.u + 4);
-        // x = d * sc[g] * (q - 32) for the 16-element group g; chunk c, half h is group 2c + h.
-        const __m128i sc8 = load128(B.scales);
-        const float d = half_to_float(B.d);
-        const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8));
-        const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc8, 8)));
-        const __m256 dv = _mm256_set1_ps(d), off = _mm256_set1_ps(-32.0f * d);
-        s.sa = _mm256_mul_ps(dv, permf(lo, 0, 2, 4, 6, 1, 3, 5, 7));
-        s.sb = _mm256_mul_ps(dv, permf(hi, 0, 2, 4, 6, 1, 3, 5, 7));
-        s.olo = _mm256_mul_ps(off, lo);
-        s.ohi = _mm256_mul_ps(off, hi);
-    }
-};
-
-template <class W>
-struct DotK4 {
-    using XBlock = XK4;
-    using Block = typename W::Block;
-
-    template <int NC>
-    static void dot(const uint8_t* wrow, const XK4* const* x, int64_t nb, float* out) {
-        const auto* w = reinterpret_cast<const Block*>(wrow);
-        __m256 acc[NC];
-        for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; ++b) {
-            prefetch_ahead(&w[b], sizeof(Block));
-            SuperBlock s;
-            W::load(w[b], s);
-            for (int c = 0; c < NC; ++c) {
-                const XK4& xb = x[c][b];
-                __m256i ta = _mm256_setzero_si256(), tb = _mm256_setzero_si256();
-                for (int i = 0; i < 4; ++i) {
-                    ta = dp(ta, s.u[i], load256(xb.qs + 32 * i));
-                    tb = dp(tb, s.u[4 + i], load256(xb.qs + 128 + 32 * i));
-                }
-                const __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ta), s.sa, _mm256_mul_ps(_mm256_cvtepi32_ps(tb), s.sb));
-                acc[c] = _mm256_fmadd_ps(f, _mm256_set1_ps(xb.d), acc[c]);
-                acc[c] = _mm256_fmadd_ps(s.olo, _mm256_loadu_ps(xb.s16), acc[c]);
-                acc[c] = _mm256_fmadd_ps(s.ohi, _mm256_loadu_ps(xb.s16 + 8), acc[c]);
-            }
-        }
-        for (int c = 0; c < NC; ++c) out[c] = hsum(acc[c]);
-    }
-};
-
 } // namespace
 
 bool VKAI_VNNI_KERNEL(DType t, Kernel* k) {
@@ -257,10 +171,7 @@ bool VKAI_VNNI_KERNEL(DType t, Kernel* k) {
     case DType::Q5_1: *k = {XFormat::g4_signed, rows_kernel<DotG4<TQ5_1>>}; return true;
     case DType::Q8_0: *k = {XFormat::g4_biased, rows_kernel<DotG4<TQ8_0>>}; return true;
     case DType::IQ4_NL: *k = {XFormat::g4_biased, rows_kernel<DotG4<TIQ4_NL>>}; return true;
-    case DType::Q4_K: *k = {XFormat::k4, rows_kernel<DotK4<Q45K<false>>>}; return true;
-    case DType::Q5_K: *k = {XFormat::k4, rows_kernel<DotK4<Q45K<true>>>}; return true;
-    case DType::Q6_K: *k = {XFormat::k4, rows_kernel<DotK4<Q6K>>}; return true;
-    default: return false;
+    default: return k_kernel(t, k); // the K-quants: the AVX2 kernels with vpdpwssd
     }
 }
 
