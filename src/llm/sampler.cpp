@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstddef>
 #include <unordered_map>
+#include <utility>
 
 namespace vkai::llm {
 
@@ -23,32 +24,87 @@ void Sampler::softmax(std::vector<Cand>& c) const {
     for (auto& x : c) x.p = float(x.p / sum);
 }
 
-int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history) {
-    cands_.resize(size_t(n_vocab));
-    for (int64_t i = 0; i < n_vocab; ++i) cands_[size_t(i)] = {int32_t(i), logits[i], 0.0f};
+namespace {
 
-    // Penalties over the last penalty_last_n tokens.
+// The order of the chain: higher logit first, lower id on ties (a strict total order).
+inline bool better(float la, int32_t ia, float lb, int32_t ib) { return la > lb || (la == lb && ia < ib); }
+
+} // namespace
+
+void Sampler::penalties(int64_t n_vocab, const std::vector<int32_t>& history) {
+    pen_.clear();
     const bool penalize = p_.repeat_penalty != 1.0f || p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f;
-    if (penalize && p_.penalty_last_n != 0 && !history.empty()) {
-        size_t start = p_.penalty_last_n < 0 || size_t(p_.penalty_last_n) >= history.size() ? 0 : history.size() - size_t(p_.penalty_last_n);
-        std::unordered_map<int32_t, int> count;
-        for (size_t i = start; i < history.size(); ++i) count[history[i]]++;
-        for (const auto& [id, cnt] : count) {
-            if (id < 0 || id >= n_vocab) continue;
-            float& l = cands_[size_t(id)].logit;
-            if (p_.repeat_penalty != 1.0f) l = l > 0 ? l / p_.repeat_penalty : l * p_.repeat_penalty;
-            l -= p_.presence_penalty + p_.frequency_penalty * float(cnt);
-        }
+    if (!penalize || p_.penalty_last_n == 0 || history.empty()) return;
+    size_t start = p_.penalty_last_n < 0 || size_t(p_.penalty_last_n) >= history.size() ? 0 : history.size() - size_t(p_.penalty_last_n);
+    std::unordered_map<int32_t, int> count;
+    for (size_t i = start; i < history.size(); ++i) count[history[i]]++;
+    for (const auto& [id, cnt] : count) {
+        if (id < 0 || id >= n_vocab) continue;
+        pen_.push_back({id, 0.0f, float(cnt)}); // logit filled in by the caller; p holds the count
     }
+    std::sort(pen_.begin(), pen_.end(), [](const Cand& a, const Cand& b) { return a.id < b.id; });
+}
 
-    auto by_logit = [](const Cand& a, const Cand& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); };
-    if (p_.temperature <= 0.0f) return std::min_element(cands_.begin(), cands_.end(), by_logit)->id;
+float Sampler::penalized(float l, int cnt) const {
+    if (p_.repeat_penalty != 1.0f) l = l > 0 ? l / p_.repeat_penalty : l * p_.repeat_penalty;
+    return l - (p_.presence_penalty + p_.frequency_penalty * float(cnt));
+}
 
-    // top-k keeps the order stable for the rest of the chain.
-    size_t keep = cands_.size();
-    if (p_.top_k > 0 && size_t(p_.top_k) < keep) keep = size_t(p_.top_k);
+// The m best of the raw logits (by `better`), best first, in one pass with a bounded heap whose
+// root is the worst kept: most logits fail the first comparison, so this costs ~1 compare each.
+void Sampler::top_raw(const float* logits, int64_t n_vocab, size_t m) {
+    auto worse_first = [](const Cand& a, const Cand& b) { return better(a.logit, a.id, b.logit, b.id); };
+    cands_.clear();
+    int64_t i = 0;
+    for (; i < n_vocab && cands_.size() < m; ++i) {
+        cands_.push_back({int32_t(i), logits[i], 0.0f});
+        std::push_heap(cands_.begin(), cands_.end(), worse_first);
+    }
+    float thr = cands_.empty() ? 0.0f : cands_.front().logit;
+    for (; i < n_vocab; ++i) {
+        // Later ids lose ties, so only a strictly greater logit can enter.
+        if (!(logits[i] > thr)) continue;
+        std::pop_heap(cands_.begin(), cands_.end(), worse_first);
+        cands_.back() = {int32_t(i), logits[i], 0.0f};
+        std::push_heap(cands_.begin(), cands_.end(), worse_first);
+        thr = cands_.front().logit;
+    }
+    std::sort_heap(cands_.begin(), cands_.end(), worse_first);
+}
+
+int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history) {
+    auto by_logit = [](const Cand& a, const Cand& b) { return better(a.logit, a.id, b.logit, b.id); };
+    // Penalties over the last penalty_last_n tokens: pen_ lists the penalized ids (sorted) and their counts.
+    penalties(n_vocab, history);
+    for (Cand& c : pen_) c.logit = penalized(logits[c.id], int(c.p));
+    auto is_pen = [&](int32_t id) {
+        auto it = std::lower_bound(pen_.begin(), pen_.end(), id, [](const Cand& c, int32_t v) { return c.id < v; });
+        return it != pen_.end() && it->id == id;
+    };
+
+    // The candidates: with top-k, the k best of the penalized logits, found among the k + |pen| best
+    // raw logits plus the penalized ids (a token outside both loses to k unpenalized tokens); the
+    // same set and order as sorting the whole vocabulary, without touching it more than once.
+    // Greedy is top-k with k = 1.
+    const bool greedy = p_.temperature <= 0.0f;
+    const size_t k = greedy ? 1 : p_.top_k > 0 ? size_t(p_.top_k) : size_t(n_vocab);
+    if (k < size_t(n_vocab)) {
+        top_raw(logits, n_vocab, std::min(size_t(n_vocab), k + pen_.size()));
+        size_t w = 0;
+        for (const Cand& c : cands_)
+            if (!is_pen(c.id)) cands_[w++] = c;
+        cands_.resize(w);
+        cands_.insert(cands_.end(), pen_.begin(), pen_.end());
+        for (Cand& c : cands_) c.p = 0.0f;
+    } else {
+        cands_.resize(size_t(n_vocab));
+        for (int64_t i = 0; i < n_vocab; ++i) cands_[size_t(i)] = {int32_t(i), logits[i], 0.0f};
+        for (const Cand& c : pen_) cands_[size_t(c.id)].logit = c.logit;
+    }
+    const size_t keep = std::min(k, cands_.size());
     std::partial_sort(cands_.begin(), cands_.begin() + std::ptrdiff_t(keep), cands_.end(), by_logit);
     cands_.resize(keep);
+    if (greedy) return cands_[0].id;
     softmax(cands_);
 
     // Locally typical sampling: keep tokens whose surprisal is closest to the entropy.

@@ -1,5 +1,6 @@
 // Token sampling: penalties, then greedy or the truncation chain (top-k, typical, top-p, min-p) and
-// temperature, then a draw from a seeded generator. Deterministic for a fixed seed.
+// temperature, then a draw from a seeded generator. Deterministic for a fixed seed. With top-k (and
+// for greedy) one pass over the logits finds the candidates; the vocabulary is never copied.
 #pragma once
 
 #include <cstdint>
@@ -38,11 +39,15 @@ private:
         float p;
     };
     void softmax(std::vector<Cand>& c) const;
+    void penalties(int64_t n_vocab, const std::vector<int32_t>& history);
+    float penalized(float logit, int count) const;
+    void top_raw(const float* logits, int64_t n_vocab, size_t m);
 
     SamplerParams p_;
     uint64_t seed_;
     std::mt19937_64 rng_;
     std::vector<Cand> cands_;
+    std::vector<Cand> pen_; // penalized ids of this call, by id (p = occurrence count)
 };
 
 } // namespace vkai::llm
