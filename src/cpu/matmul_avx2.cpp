@@ -178,7 +178,9 @@ void quantize_q8_K(const float* x, int64_t nb, block_q8_K* out) {
 
 // x for the VNNI kernels of the 32-element types (XG4): blocks quantized as in quantize_q8_32,
 // 4 per group in the qword layout; the last group padded with zero blocks.
-void quantize_g4(const float* x, int64_t nb, bool biased, XG4* out) {
+void quantize_g4(const float* x, int64_t nb, XFormat f, XG4* out) {
+    const bool biased = f == XFormat::g4_biased;
+    const int off = f == XFormat::g4_off8 ? 8 : f == XFormat::g4_off16 ? 16 : 0;
     const uint64_t bias = biased ? 0x8080808080808080ull : 0;
     for (int64_t g = 0; g * 4 < nb; ++g) {
         XG4& o = out[g];
@@ -207,6 +209,13 @@ void quantize_g4(const float* x, int64_t nb, bool biased, XG4* out) {
                 std::memcpy(o.qs + 32 * k + 8 * j, &v, 8);
             }
         for (int j = 0; j < 4; ++j) o.d8[2 * j] = o.d8[2 * j + 1] = d[kOrder[j]];
+        // Lane L (dword L of each vector) sums 4 bytes of each of the 4 vectors.
+        for (int lane = 0; lane < 8; ++lane) {
+            int sum = 0;
+            for (int k = 0; k < 4; ++k)
+                for (int b = 0; b < 4; ++b) sum += int8_t(o.qs[32 * k + 4 * lane + b]);
+            o.init[lane] = -off * sum;
+        }
     }
 }
 
@@ -227,6 +236,8 @@ size_t x_bytes(XFormat f, int64_t nb) {
     case XFormat::q8_32: return size_t(nb) * sizeof(XQ32);
     case XFormat::q8_K: return size_t(nb) * sizeof(block_q8_K);
     case XFormat::g4_signed:
+    case XFormat::g4_off8:
+    case XFormat::g4_off16:
     case XFormat::g4_biased: return size_t((nb + 3) / 4) * sizeof(XG4);
     default: return 0;
     }
@@ -265,7 +276,7 @@ void mul_mat(const Tensor& w, const float* const* xcols, float* const* ycols, in
             switch (kern.x) {
             case XFormat::q8_32: quantize_q8_32(xcols[j], nb, static_cast<XQ32*>(dst)); break;
             case XFormat::q8_K: quantize_q8_K(xcols[j], nb, static_cast<block_q8_K*>(dst)); break;
-            default: quantize_g4(xcols[j], nb, kern.x == XFormat::g4_biased, static_cast<XG4*>(dst)); break;
+            default: quantize_g4(xcols[j], nb, kern.x, static_cast<XG4*>(dst)); break;
             }
             xp[j] = dst;
         };

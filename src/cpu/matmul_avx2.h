@@ -19,7 +19,7 @@ bool has_mul_mat(DType w_type);
 void mul_mat(const Tensor& w, const float* const* xcols, float* const* ycols, int64_t n, ThreadPool& pool);
 
 // How x is prepared for a weight type: kept f32, or quantized to int8 per call (see below).
-enum class XFormat { f32, q8_32, q8_K, g4_signed, g4_biased };
+enum class XFormat { f32, q8_32, q8_K, g4_signed, g4_off8, g4_off16, g4_biased };
 
 // x quantized in blocks of 32 for the 32-element weight types: x[i] ~= d * qs[i]; s = d * sum(qs)
 // (used by the unsigned-weight types: the min of Q4_1 / Q5_1, the -8d / -16d offset of Q4_0 / Q5_0).
@@ -37,14 +37,18 @@ static_assert(sizeof(XQ32) == 40);
 // q = 0). Vector k (k = 0..3, 32 bytes) holds elements 8k..8k+7 of A, C, B, D in that order, so
 // lanes 0-1 belong to A, 2-3 to C, 4-5 to B, 6-7 to D (qword_layout below builds it from two
 // 128-bit halves [A|B] and [C|D]). d8 holds each lane's block scale.
-// g4_signed (for weight types with unsigned values): qs = q as int8. g4_biased (signed weights):
-// qs = q + 128 as uint8, so vpdpbusd (unsigned x signed) takes x first; s is unused then.
+// g4_signed (for weight types with unsigned values): qs = q as int8. g4_off8 / g4_off16 (Q4_0 / Q5_0,
+// whose weights are d * (q - 8) / d * (q - 16)): the same, plus init = -8 / -16 * (the sum of the
+// x bytes of each lane), the integer offset term that starts each lane's vpdpbusd sum.
+// g4_biased (signed weights): qs = q + 128 as uint8, so vpdpbusd (unsigned x signed) takes x
+// first; s and init are unused then.
 struct XG4 {
-    float d8[8]; // dA dA dC dC dB dB dD dD
-    float s[4];  // d * sum(q) of A, B, C, D
+    float d8[8];     // dA dA dC dC dB dB dD dD
+    float s[4];      // d * sum(q) of A, B, C, D
+    int32_t init[8]; // g4_off8 / g4_off16 only
     uint8_t qs[128];
 };
-static_assert(sizeof(XG4) == 176);
+static_assert(sizeof(XG4) == 208);
 
 // One call multiplies rows [row0, row0 + nrows) of w with nc <= kMaxCols columns of prepared x.
 constexpr int kMaxCols = 8;

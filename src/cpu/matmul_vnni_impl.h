@@ -101,11 +101,9 @@ struct DotG4 {
 
     // The scales (and for unsigned types the mins) of 4 blocks, A B C D.
     static VKAI_INLINE __m128 scales4(const Block* w) { return f16x4<sizeof(Block), offsetof(Block, d)>(reinterpret_cast<const uint8_t*>(w)); }
-    static VKAI_INLINE __m128 mins4(const Block* w, __m128 d) {
-        if constexpr (std::is_same_v<T, TQ4_0>) return _mm_mul_ps(d, _mm_set1_ps(-8.0f));
-        else if constexpr (std::is_same_v<T, TQ5_0>) return _mm_mul_ps(d, _mm_set1_ps(-16.0f));
-        else return f16x4<sizeof(Block), offsetof(Block, m)>(reinterpret_cast<const uint8_t*>(w));
-    }
+    // Q4_0 / Q5_0 subtract a constant from q: done in int32 through x's init (g4_off8 / g4_off16).
+    static constexpr bool kIntOffset = std::is_same_v<T, TQ4_0> || std::is_same_v<T, TQ5_0>;
+    static VKAI_INLINE __m128 mins4(const Block* w, __m128) { return f16x4<sizeof(Block), offsetof(Block, m)>(reinterpret_cast<const uint8_t*>(w)); }
 
     template <int NC>
     static VKAI_INLINE void group(const Block* w, const XG4* const* x, int64_t g, __m256* acc) {
@@ -125,6 +123,14 @@ struct DotG4 {
                 const XG4& xg = x[c][g];
                 __m256i t = init;
                 for (int i = 0; i < 4; ++i) t = dp(t, load256(xg.qs + 32 * i), u[i]);
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_mul_ps(wd, _mm256_loadu_ps(xg.d8)), acc[c]);
+            }
+        } else if constexpr (kIntOffset) {
+            // Weights d * (q - off): x's init holds -off * (sum of each lane's x bytes).
+            for (int c = 0; c < NC; ++c) {
+                const XG4& xg = x[c][g];
+                __m256i t = load256(xg.init);
+                for (int i = 0; i < 4; ++i) t = dp(t, u[i], load256(xg.qs + 32 * i));
                 acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_mul_ps(wd, _mm256_loadu_ps(xg.d8)), acc[c]);
             }
         } else {
@@ -165,9 +171,9 @@ struct DotG4 {
 
 bool VKAI_VNNI_KERNEL(DType t, Kernel* k) {
     switch (t) {
-    case DType::Q4_0: *k = {XFormat::g4_signed, rows_kernel<DotG4<TQ4_0>>}; return true;
+    case DType::Q4_0: *k = {XFormat::g4_off8, rows_kernel<DotG4<TQ4_0>>}; return true;
     case DType::Q4_1: *k = {XFormat::g4_signed, rows_kernel<DotG4<TQ4_1>>}; return true;
-    case DType::Q5_0: *k = {XFormat::g4_signed, rows_kernel<DotG4<TQ5_0>>}; return true;
+    case DType::Q5_0: *k = {XFormat::g4_off16, rows_kernel<DotG4<TQ5_0>>}; return true;
     case DType::Q5_1: *k = {XFormat::g4_signed, rows_kernel<DotG4<TQ5_1>>}; return true;
     case DType::Q8_0: *k = {XFormat::g4_biased, rows_kernel<DotG4<TQ8_0>>}; return true;
     case DType::IQ4_NL: *k = {XFormat::g4_biased, rows_kernel<DotG4<TIQ4_NL>>}; return true;
