@@ -1,9 +1,16 @@
 // Aggregate generation speed of vkai serve: C concurrent clients, each streaming one completion of
-// N tokens (ignore_eos) over HTTP from an in-process server, with 1 slot and then with S slots.
+// N tokens (ignore_eos) over HTTP from an in-process server, with 1 slot and then with S slots, on
+// the CPU (-t threads) or a Vulkan GPU (--device vulkanN, every layer on the GPU).
 // Usage: vkai-bench-serve [-m MODEL] [-c CLIENTS] [-n TOKENS] [-s SLOTS] [-t THREADS]
+//                         [--device cpu|vulkanN] [--no-baseline]
 #include "server/server.h"
 
 #include "base/timer.h"
+#include "llm/forward.h"
+#include "llm/model.h"
+#ifdef VKAI_HAVE_VULKAN
+#include "vulkan/vulkan_backend.h"
+#endif
 
 #include <httplib.h>
 
@@ -24,7 +31,34 @@ struct Run {
     int failed = 0;
 };
 
-Run bench(const std::string& model, int slots, int clients, int tokens, int threads, int64_t ctx) {
+// The CPU loader of the tests, or the model on a Vulkan device (all layers there; the CPU backend
+// the context makes for the token embedding gets `threads` threads).
+server::Loader make_loader(const std::string& device, int threads, int slots) {
+    if (device == "cpu") return server::cpu_loader(threads, slots);
+    return [device, threads](const server::ModelSpec& spec) -> Result<server::LoadedLlm> {
+        server::LoadedLlm l;
+#ifdef VKAI_HAVE_VULKAN
+        vk::VulkanOptions vo;
+        vo.device = std::atoi(device.c_str() + 6); // checked by main
+        VKAI_ASSIGN_OR_RETURN(l.backend, vk::create_vulkan_backend(vo));
+        VKAI_ASSIGN_OR_RETURN(llm::Model m, llm::Model::load(spec.path));
+        l.model = std::make_unique<llm::Model>(std::move(m));
+        llm::ContextParams cp;
+        cp.n_ctx = spec.ctx;
+        cp.n_batch = std::min<int64_t>(512, cp.n_ctx);
+        cp.threads = threads;
+        cp.backend = l.backend.get();
+        cp.n_gpu_layers = -1;
+        VKAI_ASSIGN_OR_RETURN(l.ctx, llm::Context::create(*l.model, cp));
+        return l;
+#else
+        (void)threads, (void)spec;
+        return fail(Code::unsupported, "--device %s: this build has no Vulkan", device.c_str());
+#endif
+    };
+}
+
+Run bench(const std::string& model, const std::string& device, int slots, int clients, int tokens, int threads, int64_t ctx) {
     server::ServeConfig cfg;
     server::ModelSpec s;
     s.path = model;
@@ -34,13 +68,17 @@ Run bench(const std::string& model, int slots, int clients, int tokens, int thre
     cfg.http.port = 0;
     cfg.parallel = slots;
     cfg.max_queue = clients + 1;
-    auto srv = server::Server::start(cfg, server::cpu_loader(threads, slots));
+    auto srv = server::Server::start(cfg, make_loader(device, threads, slots));
     if (!srv.ok()) {
         std::fprintf(stderr, "bench_serve: %s\n", srv.status().message().c_str());
         std::exit(1);
     }
     const int port = (*srv)->port();
-    if (!(*srv)->models().acquire("m").ok()) std::exit(1);
+    auto loaded = (*srv)->models().acquire("m");
+    if (!loaded.ok()) {
+        std::fprintf(stderr, "bench_serve: %s\n", loaded.status().message().c_str());
+        std::exit(1);
+    }
     const std::string body = "{\"prompt\":\"Once upon a time\",\"max_tokens\":" + std::to_string(tokens) + ",\"ignore_eos\":true,\"stream\":true,\"seed\":1}";
     Run r;
     std::vector<long> got(static_cast<size_t>(clients));
@@ -73,35 +111,56 @@ Run bench(const std::string& model, int slots, int clients, int tokens, int thre
     return r;
 }
 
+int usage() {
+    std::fprintf(stderr, "usage: vkai-bench-serve [-m MODEL] [-c CLIENTS] [-n TOKENS] [-s SLOTS] [-t THREADS] [--device cpu|vulkanN] [--no-baseline]\n");
+    return 2;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    std::string model = "models/stories260K.gguf";
+    std::string model = "models/stories260K.gguf", device = "cpu";
     int clients = 16, tokens = 128, slots = 8, threads = 1;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    bool baseline = true;
+    for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "-m") model = argv[i + 1];
-        else if (a == "-c") clients = std::atoi(argv[i + 1]);
-        else if (a == "-n") tokens = std::atoi(argv[i + 1]);
-        else if (a == "-s") slots = std::atoi(argv[i + 1]);
-        else if (a == "-t") threads = std::atoi(argv[i + 1]);
-        else {
-            std::fprintf(stderr, "usage: vkai-bench-serve [-m MODEL] [-c CLIENTS] [-n TOKENS] [-s SLOTS] [-t THREADS]\n");
-            return 2;
+        if (a == "--no-baseline") {
+            baseline = false;
+            continue;
         }
+        if (i + 1 >= argc) return usage();
+        const char* v = argv[++i];
+        if (a == "-m") model = v;
+        else if (a == "--device") device = v;
+        else if (a == "-c") clients = std::atoi(v);
+        else if (a == "-n") tokens = std::atoi(v);
+        else if (a == "-s") slots = std::atoi(v);
+        else if (a == "-t") threads = std::atoi(v);
+        else return usage();
+    }
+    const bool vulkan = device.size() > 6 && device.size() <= 10 && device.rfind("vulkan", 0) == 0 &&
+                        device.find_first_not_of("0123456789", 6) == std::string::npos;
+    if (device != "cpu" && !vulkan) {
+        std::fprintf(stderr, "bench_serve: --device '%s': expected cpu or vulkanN\n", device.c_str());
+        return 2;
     }
     if (clients < 1 || tokens < 1 || slots < 1 || threads < 1) {
         std::fprintf(stderr, "bench_serve: counts must be >= 1\n");
         return 2;
     }
-    std::printf("{\"model\":\"%s\",\"clients\":%d,\"tokens_per_client\":%d,\"threads\":%d,\"runs\":[", model.c_str(), clients, tokens, threads);
-    bool first = true;
-    for (int s : {1, slots}) {
-        const Run r = bench(model, s, clients, tokens, threads, int64_t(slots) * (tokens + 64));
-        std::printf("%s{\"slots\":%d,\"seconds\":%.3f,\"tokens\":%ld,\"tok_per_s\":%.1f,\"failed\":%d}", first ? "" : ",", s, r.seconds, r.tokens,
-                    double(r.tokens) / r.seconds, r.failed);
+    std::printf("{\"model\":\"%s\",\"device\":\"%s\",\"clients\":%d,\"tokens_per_client\":%d,\"threads\":%d,\"runs\":[", model.c_str(), device.c_str(),
+                clients, tokens, threads);
+    std::vector<int> runs = {slots};
+    if (baseline && slots != 1) runs.insert(runs.begin(), 1);
+    double first_rate = 0;
+    for (size_t i = 0; i < runs.size(); ++i) {
+        const int s = runs[i];
+        const Run r = bench(model, device, s, clients, tokens, threads, int64_t(slots) * (tokens + 64));
+        const double rate = double(r.tokens) / r.seconds;
+        if (i == 0) first_rate = rate;
+        std::printf("%s{\"slots\":%d,\"seconds\":%.3f,\"tokens\":%ld,\"tok_per_s\":%.1f,\"vs_first\":%.2f,\"failed\":%d}", i ? "," : "", s, r.seconds,
+                    r.tokens, rate, rate / first_rate, r.failed);
         std::fflush(stdout);
-        first = false;
     }
     std::printf("]}\n");
     return 0;
