@@ -522,6 +522,30 @@ TEST(VulkanErrors, OutOfMemoryIsAStatus) {
     EXPECT_TRUE(be->sync().ok());
 }
 
+// --vram below one default block (256 MiB): small allocations still get exact blocks until the cap
+// is reached, then a clear out-of-memory Status.
+TEST(VulkanErrors, SmallVramCapFillsToTheCap) {
+    std::string why;
+    if (!backend(false, 0, &why)) GTEST_SKIP() << "no Vulkan device: " << why;
+    vk::VulkanOptions o;
+    o.max_device_bytes = 16ull << 20;
+    Result<std::unique_ptr<Backend>> r = vk::create_vulkan_backend(o);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    Backend& be = **r;
+    std::vector<void*> held;
+    for (int i = 0; i < 12; ++i) {
+        Result<void*> p = be.alloc(1ull << 20, "1 MiB");
+        ASSERT_TRUE(p.ok()) << i << ": " << p.status().message();
+        held.push_back(*p);
+    }
+    Result<void*> big = be.alloc(6ull << 20, "6 MiB");
+    ASSERT_FALSE(big.ok());
+    EXPECT_EQ(big.status().code(), Code::out_of_memory) << big.status().message();
+    EXPECT_LE(be.memory().in_use, o.max_device_bytes);
+    for (void* p : held) be.free(p);
+    EXPECT_TRUE(be.sync().ok());
+}
+
 TEST(VulkanErrors, DeviceLostMapsToStatus) {
     EXPECT_EQ(vk::vk_status(VK_ERROR_DEVICE_LOST, "submit").code(), Code::device_lost);
     EXPECT_EQ(vk::vk_status(VK_ERROR_OUT_OF_DEVICE_MEMORY, "alloc").code(), Code::out_of_memory);
