@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--pack" ]; then
     BUILD=${BUILD:-build/gpu-mm}
     cmake -S . -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DVKAI_MEDIA=OFF > /dev/null
-    cmake --build $BUILD --target vkai test_vulkan_ops test_llm_golden_vulkan || exit 1
+    cmake --build $BUILD --target vkai test_vulkan_ops test_llm_golden_vulkan vkai-bench-serve || exit 1
     mkdir -p .gpu-mm/lib
-    cp $BUILD/bin/{vkai,test_vulkan_ops,test_llm_golden_vulkan} .gpu-mm/
+    cp $BUILD/bin/{vkai,test_vulkan_ops,test_llm_golden_vulkan,vkai-bench-serve} .gpu-mm/
     for l in libcpp-httplib.so.0.11 libbrotlidec.so.1 libbrotlienc.so.1 libbrotlicommon.so.1; do cp -L "/lib/x86_64-linux-gnu/$l" .gpu-mm/lib/; done
     cp -n "${VKAI_DATA:-../shared/data}/vocab/ggml-vocab-llama-spm.gguf" .gpu-mm/
     du -sh .gpu-mm; exit 0
