@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -91,9 +92,12 @@ Status VulkanBackendImpl::prepare_pipelines() {
     // The tiled kernel needs 256 invocations and 16 KiB of shared memory per workgroup (the spec's
     // minimums are 128 and 16 KiB); devices below fall back to the matrix-vector kernel.
     has_tiled_ = dev_->info().max_invocations >= 256 && dev_->info().max_shared_bytes >= 16384;
-    // mul_mat_cm.comp: 20 KiB of f16 tiles + 4 KiB of scratch; the device enables coopmat only with
+    // mul_mat_cm.comp: 20 KiB of f16 tiles (32-k steps) + 4 KiB of scratch; the device enables coopmat only with
     // fp16 math, the memory model and 32-lane subgroups (vk_device.cpp).
     has_cm_ = has_tiled_ && dev_->enabled().coopmat_nv_f16 && dev_->info().max_shared_bytes >= 24576;
+    // 64-k steps need 41 KiB; VKAI_VK_CM_BK=32 picks the 32-k variant (for comparison).
+    const char* bk = std::getenv("VKAI_VK_CM_BK");
+    cm_name_ = dev_->info().max_shared_bytes >= 41984 && !(bk && std::strcmp(bk, "32") == 0) ? "mul_mat_cm_" : "mul_mat_cm32_";
     const char* sg = use_subgroup_ops() ? "_sg" : "";
     std::vector<PipelineSpec> specs;
     for (const char* t : {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"}) {
@@ -102,7 +106,7 @@ Status VulkanBackendImpl::prepare_pipelines() {
         specs.push_back({std::string("mul_mat_vec_") + t + "_n1_add" + sg, 4, sizeof(MulMatAddPC)});
         specs.push_back({std::string("mul_mat_vec_") + t + "_n1_glu_add" + sg, 5, sizeof(MulMatGluPC)});
         if (has_tiled_) specs.push_back({std::string("mul_mat_tiled_") + t, 3, sizeof(MulMatPC)});
-        if (has_cm_) specs.push_back({std::string("mul_mat_cm_") + t, 3, sizeof(MulMatPC)});
+        if (has_cm_) specs.push_back({cm_name_ + t, 3, sizeof(MulMatPC)});
         specs.push_back({std::string("get_rows_") + t, 3, sizeof(GetRowsPC)});
         for (const char* d : {"f32", "f16", "bf16"}) specs.push_back({std::string("copy_") + t + "_" + d, 2, sizeof(RowsPC)});
     }
@@ -204,7 +208,7 @@ void VulkanBackendImpl::mul_mat(const Tensor& w, const Tensor& x, Tensor& y) {
     // Tiles: cooperative matrices where the device has them, else 64 x 64 f32 tiles. (A 128 x 128
     // f32 tile with 8 x 8 per thread ran 10x slower than 64 x 64 on the H100: docs/perf.md.)
     const bool tiled = ncols >= kTiledMinCols && has_tiled_, cm = tiled && has_cm_;
-    const std::string name = cm      ? "mul_mat_cm_" + lower(dtype_name(w.type))
+    const std::string name = cm      ? cm_name_ + lower(dtype_name(w.type))
                              : tiled ? "mul_mat_tiled_" + lower(dtype_name(w.type))
                                      : "mul_mat_vec_" + lower(dtype_name(w.type)) + (ncols == 1 ? "_n1" : "") + (use_subgroup_ops() ? "_sg" : "");
     const Pipeline* p = pipeline(name, 3, sizeof(MulMatPC));

@@ -1,5 +1,5 @@
 // y = W x for many columns on tensor cores (VK_NV_cooperative_matrix, fast path only): each
-// 256-thread workgroup computes a 128-row x 128-column tile of y. Per step of 32 k, the weights
+// 256-thread workgroup computes a 128-row x 128-column tile of y. Per step of BK k, the weights
 // are dequantized once into shared memory as f16 (rows x k) and x is converted to f16 (columns x k);
 // each of the 8 subgroups (32 lanes) multiplies a 32 x 64 part with 16x16 (A) by 16x8 (B) f16
 // fragments into f32 accumulators. Results go through a small per-subgroup scratch so partial
@@ -15,8 +15,10 @@
 
 #define BM 128u
 #define BN 128u
-#define BK 32u
-#define LDS 40u // f16 elements per row of the shared tiles: BK + 8 spreads rows over the banks
+#ifndef BK
+#define BK 64u // 64: 41 KiB of shared memory, half the barriers of 32 (24.5 KiB)
+#endif
+#define LDS (BK + 8u) // f16 elements per row of the shared tiles: + 8 spreads rows over the banks
 layout(local_size_x = 256) in;
 
 layout(binding = 0) readonly buffer WB { uint wdata[]; };
@@ -52,7 +54,7 @@ void main() {
     for (uint i = 0u; i < 2u; ++i)
         for (uint j = 0u; j < 8u; ++j) acc[i][j] = FragC(0.0);
 
-    // Loaders: thread -> (weight row, half of the 32 k) and (x column, half of the 32 k).
+    // Loaders: thread -> (weight row, 16-k groups apart, apart + 2, ..) and (x column, likewise).
     const uint arow = tid % BM, apart = tid / BM;
     const uint wr = pc.w_bias + min(r0 + arow, pc.m - 1u) * pc.w_nb1;
     const uint bcol = tid / 2u, bpart = tid % 2u;
@@ -60,17 +62,22 @@ void main() {
 
     for (uint k0 = 0u; k0 < pc.k; k0 += BK) {
         barrier();
-        const uint e = k0 + apart * 16u;
+        for (uint g = apart; g < BK / 16u; g += 2u) {
+            const uint e = k0 + g * 16u;
 #ifdef PLAIN_TYPE
-        for (uint j = 0u; j < 16u; ++j) As[arow * LDS + apart * 16u + j] = float16_t(e + j < pc.k ? load_plain(wr, e + j) : 0.0);
+            for (uint j = 0u; j < 16u; ++j) As[arow * LDS + g * 16u + j] = float16_t(e + j < pc.k ? load_plain(wr, e + j) : 0.0);
 #else
-        float v[16];
-        dequant16(wr + (e / BLOCK_ELEMS) * BLOCK_BYTES, (e % BLOCK_ELEMS) / 16u, v);
-        for (uint j = 0u; j < 16u; ++j) As[arow * LDS + apart * 16u + j] = float16_t(v[j]);
+            // k is a multiple of the block size (>= 32), not always of BK: groups past k are zeros.
+            float v[16];
+            if (e < pc.k) dequant16(wr + (e / BLOCK_ELEMS) * BLOCK_BYTES, (e % BLOCK_ELEMS) / 16u, v);
+            for (uint j = 0u; j < 16u; ++j) As[arow * LDS + g * 16u + j] = float16_t(e < pc.k ? v[j] : 0.0);
 #endif
-        const uint ex = k0 + bpart * 16u;
-        for (uint j = 0u; j < 16u; ++j)
-            Bs[bcol * LDS + bpart * 16u + j] = float16_t(ex + j < pc.k ? uintBitsToFloat(xdata[xa + ex + j]) : 0.0);
+        }
+        for (uint g = bpart; g < BK / 16u; g += 2u) {
+            const uint ex = k0 + g * 16u;
+            for (uint j = 0u; j < 16u; ++j)
+                Bs[bcol * LDS + g * 16u + j] = float16_t(ex + j < pc.k ? uintBitsToFloat(xdata[xa + ex + j]) : 0.0);
+        }
         barrier();
         for (uint kk = 0u; kk < BK; kk += 16u) {
             FragA a0, a1;
