@@ -3,6 +3,8 @@
 #include "cpu/matmul_avx2.h"
 #include "cpu/matmul_values.h"
 
+#include <cmath>
+
 namespace vkai::cpu::avx2 {
 namespace {
 
@@ -25,7 +27,8 @@ struct Dot32 {
             if (T::kSigned) xv = _mm256_sign_epi8(xv, q);
             const __m256 p = _mm256_cvtepi32_ps(dot_u8s8(qa, xv));
             acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(wd, _mm256_set1_ps(xb.d)), p, acc[c]);
-            if (!T::kSigned) macc[c] += wm * xb.s;
+            // An explicit FMA: contraction left to the compiler could differ between NC variants.
+            if (!T::kSigned) macc[c] = std::fma(wm, xb.s, macc[c]);
         }
     }
 
