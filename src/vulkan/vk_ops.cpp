@@ -95,10 +95,11 @@ Status VulkanBackendImpl::prepare_pipelines() {
     // mul_mat_cm.comp: 20 KiB of f16 tiles (32-k steps) + 4 KiB of scratch; the device enables coopmat only with
     // fp16 math, the memory model and 32-lane subgroups (vk_device.cpp).
     has_cm_ = has_tiled_ && dev_->enabled().coopmat_nv_f16 && dev_->info().max_shared_bytes >= 24576;
-    // 32-k steps by default: 64-k steps (41 KiB, VKAI_VK_CM_BK=64) measured no faster on the H100
-    // (pp512 1224 vs 1277 tok/s, docs/perf.md): the tile loads, not the barriers, are the limit.
-    const char* bk = std::getenv("VKAI_VK_CM_BK");
-    cm_name_ = dev_->info().max_shared_bytes >= 41984 && bk && std::strcmp(bk, "64") == 0 ? "mul_mat_cm_" : "mul_mat_cm32_";
+    // Both variants take 32-k steps (64-k steps measured no faster on the H100: pp512 1224 vs 1277,
+    // docs/perf.md); mul_mat_cm_ stores the f16 tiles 8 halves at a time (PACKED), mul_mat_cm32_
+    // one half at a time (VKAI_VK_CM_PACKED=0).
+    const char* packed = std::getenv("VKAI_VK_CM_PACKED");
+    cm_name_ = packed && std::strcmp(packed, "0") == 0 ? "mul_mat_cm32_" : "mul_mat_cm_";
     const char* sg = use_subgroup_ops() ? "_sg" : "";
     std::vector<PipelineSpec> specs;
     for (const char* t : {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"}) {

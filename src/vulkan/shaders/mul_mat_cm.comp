@@ -16,13 +16,14 @@
 #define BM 128u
 #define BN 128u
 #ifndef BK
-#define BK 64u // 64: 41 KiB of shared memory, half the barriers of 32 (24.5 KiB)
+#define BK 32u // 64 also works (41 KiB of shared memory) but measured no faster
 #endif
 #define LDS (BK + 8u) // f16 elements per row of the shared tiles: + 8 spreads rows over the banks
 layout(local_size_x = 256) in;
 
 layout(binding = 0) readonly buffer WB { uint wdata[]; };
 layout(binding = 1) readonly buffer XB { uint xdata[]; };
+layout(binding = 1) readonly buffer XB4 { vec4 xdata4[]; }; // the same binding, for 16-byte loads
 layout(binding = 2) buffer YB { float ydata[]; };
 
 #include "lib/common.glsl"
@@ -34,8 +35,37 @@ layout(push_constant) uniform PC {
     TENSOR_PC(y);
 } pc;
 
+#ifdef PACKED
+// The tiles as 8 halves per uvec4: a thread stores its 16 values in two 16-byte stores (instead of
+// 16 two-byte ones); the fragment loads then count elements and strides in uvec4 units.
+shared uvec4 As[BM * LDS / 8u]; // [row][kk / 8]
+shared uvec4 Bs[BN * LDS / 8u]; // [col][kk / 8]
+#define TILE_OFF(e) ((e) / 8u)
+uvec4 pack8(float a, float b, float c, float d, float e, float f, float g, float h) {
+    return uvec4(packHalf2x16(vec2(a, b)), packHalf2x16(vec2(c, d)), packHalf2x16(vec2(e, f)), packHalf2x16(vec2(g, h)));
+}
+void store16(bool is_a, uint at, float v[16]) { // at: f16 index, a multiple of 16
+    const uvec4 p0 = pack8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+    const uvec4 p1 = pack8(v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]);
+    if (is_a) {
+        As[at / 8u] = p0;
+        As[at / 8u + 1u] = p1;
+    } else {
+        Bs[at / 8u] = p0;
+        Bs[at / 8u + 1u] = p1;
+    }
+}
+#else
 shared float16_t As[BM * LDS]; // [row][kk]
 shared float16_t Bs[BN * LDS]; // [col][kk]
+#define TILE_OFF(e) (e)
+void store16(bool is_a, uint at, float v[16]) {
+    for (uint j = 0u; j < 16u; ++j) {
+        if (is_a) As[at + j] = float16_t(v[j]);
+        else Bs[at + j] = float16_t(v[j]);
+    }
+}
+#endif
 shared float Cs[8u * 128u];    // per subgroup: one 16x8 f32 fragment, column-major
 
 #define FragA fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
@@ -64,28 +94,38 @@ void main() {
         barrier();
         for (uint g = apart; g < BK / 16u; g += 2u) {
             const uint e = k0 + g * 16u;
+            float v[16];
 #ifdef PLAIN_TYPE
-            for (uint j = 0u; j < 16u; ++j) As[arow * LDS + g * 16u + j] = float16_t(e + j < pc.k ? load_plain(wr, e + j) : 0.0);
+            for (uint j = 0u; j < 16u; ++j) v[j] = e + j < pc.k ? load_plain(wr, e + j) : 0.0;
 #else
             // k is a multiple of the block size (>= 32), not always of BK: groups past k are zeros.
-            float v[16];
             if (e < pc.k) dequant16(wr + (e / BLOCK_ELEMS) * BLOCK_BYTES, (e % BLOCK_ELEMS) / 16u, v);
-            for (uint j = 0u; j < 16u; ++j) As[arow * LDS + g * 16u + j] = float16_t(e < pc.k ? v[j] : 0.0);
+            else
+                for (uint j = 0u; j < 16u; ++j) v[j] = 0.0;
 #endif
+            store16(true, arow * LDS + g * 16u, v);
         }
         for (uint g = bpart; g < BK / 16u; g += 2u) {
             const uint ex = k0 + g * 16u;
-            for (uint j = 0u; j < 16u; ++j)
-                Bs[bcol * LDS + g * 16u + j] = float16_t(ex + j < pc.k ? uintBitsToFloat(xdata[xa + ex + j]) : 0.0);
+            float v[16];
+            if (ex + 16u <= pc.k && ((xa + ex) & 3u) == 0u) { // 4 16-byte loads
+                for (uint q = 0u; q < 4u; ++q) {
+                    const vec4 t = xdata4[(xa + ex) / 4u + q];
+                    v[4u * q] = t.x, v[4u * q + 1u] = t.y, v[4u * q + 2u] = t.z, v[4u * q + 3u] = t.w;
+                }
+            } else {
+                for (uint j = 0u; j < 16u; ++j) v[j] = ex + j < pc.k ? uintBitsToFloat(xdata[xa + ex + j]) : 0.0;
+            }
+            store16(false, bcol * LDS + g * 16u, v);
         }
         barrier();
         for (uint kk = 0u; kk < BK; kk += 16u) {
             FragA a0, a1;
-            coopMatLoadNV(a0, As, (wm * 32u) * LDS + kk, LDS, false);
-            coopMatLoadNV(a1, As, (wm * 32u + 16u) * LDS + kk, LDS, false);
+            coopMatLoadNV(a0, As, TILE_OFF((wm * 32u) * LDS + kk), TILE_OFF(LDS), false);
+            coopMatLoadNV(a1, As, TILE_OFF((wm * 32u + 16u) * LDS + kk), TILE_OFF(LDS), false);
             for (uint j = 0u; j < 8u; ++j) {
                 FragB b;
-                coopMatLoadNV(b, Bs, (wn * 64u + j * 8u) * LDS + kk, LDS, true); // (kk, col) at col*LDS + kk
+                coopMatLoadNV(b, Bs, TILE_OFF((wn * 64u + j * 8u) * LDS + kk), TILE_OFF(LDS), true); // (kk, col) at col*LDS + kk
                 acc[0][j] = coopMatMulAddNV(a0, b, acc[0][j]);
                 acc[1][j] = coopMatMulAddNV(a1, b, acc[1][j]);
             }
