@@ -89,7 +89,7 @@ uint64_t DeviceMemory::device_local_heap_size() const {
     return best;
 }
 
-Result<size_t> DeviceMemory::new_block(uint64_t size, const char* what) {
+Status DeviceMemory::check_room(uint64_t size, const char* what) const {
     // Respect the heap budget before asking the driver (drivers overcommit and then page or fail late).
     DeviceInfo info = dev_.info();
     dev_.instance().refresh_heaps(info);
@@ -102,6 +102,11 @@ Result<size_t> DeviceMemory::new_block(uint64_t size, const char* what) {
     if (info.features.memory_budget && budget && usage + size > budget)
         return fail(Code::out_of_memory, "%s: %s more would exceed the Vulkan memory budget (%s used of %s)", what,
                     format_bytes(size).c_str(), format_bytes(usage).c_str(), format_bytes(budget).c_str());
+    return {};
+}
+
+Result<size_t> DeviceMemory::new_block(uint64_t size, const char* what) {
+    VKAI_TRY(check_room(size, what));
     Result<RawBuffer> rb = create_buffer(dev_, size,
                                          VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT, false);
     if (!rb.ok()) {
@@ -142,11 +147,9 @@ Result<void*> DeviceMemory::alloc(uint64_t bytes, const char* what) {
         // each in 256 MiB blocks), which --vram then refused although the plan fit. Small ones share
         // a default-size block, or get an exact one when no default block fits under --vram or the
         // heap budget any more.
-        const bool own = size >= default_block_ / 4;
-        Result<size_t> nb = new_block(own ? size : std::max(size, default_block_), what);
-        if (!nb.ok() && !own && nb.status().code() == Code::out_of_memory) nb = new_block(size, what);
-        if (!nb.ok()) return nb.status();
-        bi = *nb;
+        uint64_t bsize = size >= default_block_ / 4 ? size : std::max(size, default_block_);
+        if (bsize > size && !check_room(bsize, what).ok()) bsize = size;
+        VKAI_ASSIGN_OR_RETURN(bi, new_block(bsize, what));
         off = 0;
     }
     Block& b = *blocks_[bi];

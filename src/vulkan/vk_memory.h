@@ -59,6 +59,8 @@ private:
         size_t block;
         uint64_t offset;
     };
+    // ok when `size` more bytes of blocks stay under --vram and the heap budget.
+    Status check_room(uint64_t size, const char* what) const;
     Result<size_t> new_block(uint64_t size, const char* what);
 
     const Device& dev_;
