@@ -29,7 +29,7 @@ Features detect() {
     return f;
 }
 
-bool env_flag(const char* name, bool dflt) {
+[[maybe_unused]] bool env_flag(const char* name, bool dflt) { // unused in scalar-only builds
     const char* v = std::getenv(name);
     if (!v || !*v) return dflt;
     return std::strcmp(v, "0") != 0;
