@@ -17,33 +17,24 @@ if [ "${1:-}" = "--pack" ]; then
     cp -n "${VKAI_DATA:-../shared/data}/vocab/ggml-vocab-llama-spm.gguf" .gpu-mm/
     du -sh .gpu-mm; exit 0
 fi
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-export LD_LIBRARY_PATH=$PWD/.gpu-mm/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-B=.gpu-mm/vkai
-OUT=${OUT:-/tmp}
-$B devices 2>/dev/null | grep -q '^vulkan0' || export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+GPU_DIR=.gpu-mm
+source scripts/gpu_env.sh
 $B devices | head -12
 echo "== op tests (H100)"
 timeout 240 .gpu-mm/test_vulkan_ops --gtest_brief=1 2>&1 | tail -15
 echo "== golden forward tests (H100)"
 timeout 120 .gpu-mm/test_llm_golden_vulkan --gtest_brief=1 2>&1 | tail -15
 if [ -n "${PROFILE:-}" ]; then # where the GPU time goes: prompt (pp512) and decode (32 tokens) of the 7B
-    [ -f /tmp/m7.gguf ] || $B synth --preset mistral-7b --type Q4_K_M --vocab .gpu-mm/ggml-vocab-llama-spm.gguf -o /tmp/m7.gguf 2>&1 | tail -1
+    [ -f /tmp/m7.gguf ] || $B synth --preset mistral-7b --type Q4_K_M --vocab $VOCAB -o /tmp/m7.gguf 2>&1 | tail -1
     VKAI_VK_PROFILE=1 timeout 120 $B bench -m /tmp/m7.gguf -p 512 -n 0 -r 1 --device vulkan0 2>&1 | grep -A20 "vulkan profile" | head -20
     VKAI_VK_PROFILE=1 timeout 120 $B bench -m /tmp/m7.gguf -p 0 -n 32 -r 1 --device vulkan0 2>&1 | grep -A20 "vulkan profile" | head -20
 fi
 models=("${@:-m7 q4b l8}")
 # shellcheck disable=SC2068
 for m in ${models[@]}; do
-    case $m in
-        m7) args="--preset mistral-7b --type Q4_K_M" ;;
-        q4b) args="--preset qwen3-4b --type Q4_K_M" ;;
-        l8) args="--preset llama3-8b --type Q8_0" ;;
-        *) echo "unknown model $m"; continue ;;
-    esac
+    args=$(synth_args "$m") || continue
     # shellcheck disable=SC2086
-    [ -f /tmp/$m.gguf ] || $B synth $args --vocab .gpu-mm/ggml-vocab-llama-spm.gguf -o /tmp/$m.gguf 2>&1 | tail -1
+    [ -f /tmp/$m.gguf ] || $B synth $args --vocab $VOCAB -o /tmp/$m.gguf 2>&1 | tail -1
     for mode in cm simt baseline; do
         case $mode in
             cm) env="VKAI_VK_COOPMAT=1" ;;

@@ -14,12 +14,7 @@ tg() { # label, env...: one tg run, prints "label tok/s"
 }
 # shellcheck disable=SC2068
 for m in ${models[@]}; do
-    case $m in
-        m7) args="--preset mistral-7b --type Q4_K_M" ;;
-        q4b) args="--preset qwen3-4b --type Q4_K_M" ;;
-        l8) args="--preset llama3-8b --type Q8_0" ;;
-        *) echo "unknown model $m"; continue ;;
-    esac
+    args=$(synth_args "$m") || continue
     # shellcheck disable=SC2086
     [ -f /tmp/$m.gguf ] || $B synth $args --vocab $VOCAB -o /tmp/$m.gguf 2>&1 | tail -1
     tg default
