@@ -158,6 +158,7 @@ Status Instance::init() {
         f.coopmat_nv = ext.count("VK_NV_cooperative_matrix") > 0;
         f.coopmat_khr = ext.count("VK_KHR_cooperative_matrix") > 0;
         f.memory_budget = ext.count("VK_EXT_memory_budget") > 0;
+        d.exec_props = ext.count("VK_KHR_pipeline_executable_properties") > 0;
 
         VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
         VkPhysicalDevice16BitStorageFeatures s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
@@ -278,6 +279,14 @@ Result<std::unique_ptr<Device>> Device::create(int index, bool baseline) {
         chain(f16);
         if (!v12) exts.push_back("VK_KHR_shader_float16_int8");
     }
+    VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR pex{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+    const char* stats_env = std::getenv("VKAI_VK_PIPE_STATS");
+    if (stats_env && *stats_env && info->exec_props) {
+        pex.pipelineExecutableInfo = VK_TRUE;
+        chain(pex);
+        exts.push_back("VK_KHR_pipeline_executable_properties");
+        dev->pipe_stats_ = stats_env;
+    }
     const float prio = 1.0f;
     VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
     qci.queueFamilyIndex = info->compute_family;
@@ -291,6 +300,13 @@ Result<std::unique_ptr<Device>> Device::create(int index, bool baseline) {
     ci.ppEnabledExtensionNames = exts.data();
     VK_TRY(dev->fns_.vkCreateDevice(info->phys, &ci, nullptr, &dev->dev_), "vkCreateDevice");
     VKAI_TRY(load_device(dev->fns_, dev->dev_));
+    if (!dev->pipe_stats_.empty()) {
+        dev->fns_.vkGetPipelineExecutablePropertiesKHR =
+            reinterpret_cast<PFN_vkGetPipelineExecutablePropertiesKHR>(dev->fns_.vkGetDeviceProcAddr(dev->dev_, "vkGetPipelineExecutablePropertiesKHR"));
+        dev->fns_.vkGetPipelineExecutableStatisticsKHR =
+            reinterpret_cast<PFN_vkGetPipelineExecutableStatisticsKHR>(dev->fns_.vkGetDeviceProcAddr(dev->dev_, "vkGetPipelineExecutableStatisticsKHR"));
+        if (!dev->fns_.vkGetPipelineExecutablePropertiesKHR || !dev->fns_.vkGetPipelineExecutableStatisticsKHR) dev->pipe_stats_.clear();
+    }
     dev->fns_.vkGetDeviceQueue(dev->dev_, info->compute_family, 0, &dev->queue_);
     return dev;
 }

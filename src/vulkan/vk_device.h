@@ -47,6 +47,7 @@ struct DeviceInfo {
     uint32_t compute_family = UINT32_MAX;
     Features features;
     std::vector<HeapInfo> heaps;
+    bool exec_props = false; // VK_KHR_pipeline_executable_properties (compiled-shader statistics)
 };
 
 std::string version_string(uint32_t v); // "1.3.255"
@@ -84,6 +85,9 @@ public:
     const DeviceInfo& info() const { return info_; }
     const Features& enabled() const { return enabled_; } // what the shaders may use
     bool baseline() const { return baseline_; }
+    // VKAI_VK_PIPE_STATS=<name part>: the driver's statistics of each pipeline whose name contains it
+    // (register count, spills: where the driver reports them) are logged at creation. Empty: off.
+    const std::string& pipe_stats() const { return pipe_stats_; }
     const Instance& instance() const { return *inst_; }
 
 private:
@@ -95,6 +99,7 @@ private:
     DeviceInfo info_;
     Features enabled_;
     bool baseline_ = false;
+    std::string pipe_stats_;
 };
 
 } // namespace vkai::vk

@@ -90,6 +90,9 @@ struct Fns {
 #undef VKAI_VK_DECL
     // Optional (null when the loader/driver lacks VK_NV_cooperative_matrix).
     PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV vkGetPhysicalDeviceCooperativeMatrixPropertiesNV = nullptr;
+    // Optional (only with VKAI_VK_PIPE_STATS and VK_KHR_pipeline_executable_properties).
+    PFN_vkGetPipelineExecutablePropertiesKHR vkGetPipelineExecutablePropertiesKHR = nullptr;
+    PFN_vkGetPipelineExecutableStatisticsKHR vkGetPipelineExecutableStatisticsKHR = nullptr;
 };
 
 // Opens libvulkan.so.1 once per process and resolves the global functions. unsupported with the

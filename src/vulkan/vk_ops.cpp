@@ -95,11 +95,10 @@ Status VulkanBackendImpl::prepare_pipelines() {
     // mul_mat_cm.comp: 20 KiB of f16 tiles (32-k steps) + 4 KiB of scratch; the device enables coopmat only with
     // fp16 math, the memory model and 32-lane subgroups (vk_device.cpp).
     has_cm_ = has_tiled_ && dev_->enabled().coopmat_nv_f16 && dev_->info().max_shared_bytes >= 24576;
-    // Both variants take 32-k steps (64-k steps measured no faster on the H100: pp512 1224 vs 1277,
-    // docs/perf.md); mul_mat_cm_ stores the f16 tiles 8 halves at a time (PACKED), mul_mat_cm32_
-    // one half at a time (VKAI_VK_CM_PACKED=0).
-    const char* packed = std::getenv("VKAI_VK_CM_PACKED");
-    cm_name_ = packed && std::strcmp(packed, "0") == 0 ? "mul_mat_cm32_" : "mul_mat_cm_";
+    // Variants of mul_mat_cm.comp for measuring on the device (VKAI_VK_CM=cm|cmu|cmp): cm as first
+    // written, cmu with every fixed loop unrolled, cmp unrolled + the next step prefetched.
+    const char* cmv = std::getenv("VKAI_VK_CM");
+    cm_name_ = std::string("mul_mat_") + (cmv && (!std::strcmp(cmv, "cm") || !std::strcmp(cmv, "cmu") || !std::strcmp(cmv, "cmp")) ? cmv : "cm") + "_";
     const char* sg = use_subgroup_ops() ? "_sg" : "";
     std::vector<PipelineSpec> specs;
     for (const char* t : {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"}) {

@@ -219,9 +219,40 @@ VkResult Pipelines::compile(Pipeline& p) const {
     pci.stage.module = mod;
     pci.stage.pName = "main";
     pci.layout = p.layout;
+    const bool stats = !dev_.pipe_stats().empty() && p.name.find(dev_.pipe_stats()) != std::string::npos;
+    if (stats) pci.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
     res = f.vkCreateComputePipelines(dev_.handle(), cache_, 1, &pci, nullptr, &p.pipe);
     f.vkDestroyShaderModule(dev_.handle(), mod, nullptr);
+    if (res == VK_SUCCESS && stats) log_stats(p);
     return res;
+}
+
+// One line per pipeline: every statistic the driver reports for its compute executable.
+void Pipelines::log_stats(const Pipeline& p) const {
+    const Fns& f = dev_.fns();
+    VkPipelineInfoKHR pi{VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR};
+    pi.pipeline = p.pipe;
+    uint32_t ne = 0;
+    if (f.vkGetPipelineExecutablePropertiesKHR(dev_.handle(), &pi, &ne, nullptr) != VK_SUCCESS || ne == 0) return;
+    VkPipelineExecutableInfoKHR ei{VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR};
+    ei.pipeline = p.pipe;
+    ei.executableIndex = 0;
+    uint32_t ns = 0;
+    if (f.vkGetPipelineExecutableStatisticsKHR(dev_.handle(), &ei, &ns, nullptr) != VK_SUCCESS) return;
+    std::vector<VkPipelineExecutableStatisticKHR> st(ns, VkPipelineExecutableStatisticKHR{VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR});
+    if (f.vkGetPipelineExecutableStatisticsKHR(dev_.handle(), &ei, &ns, st.data()) != VK_SUCCESS) return;
+    std::string line;
+    for (uint32_t i = 0; i < ns; ++i) {
+        char v[64];
+        switch (st[i].format) {
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: std::snprintf(v, sizeof v, "%s", st[i].value.b32 ? "yes" : "no"); break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: std::snprintf(v, sizeof v, "%lld", (long long)st[i].value.i64); break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: std::snprintf(v, sizeof v, "%llu", (unsigned long long)st[i].value.u64); break;
+        default: std::snprintf(v, sizeof v, "%g", st[i].value.f64); break;
+        }
+        line += std::string(i ? ", " : "") + st[i].name + " " + v;
+    }
+    std::fprintf(stderr, "pipeline %s: %s\n", p.name.c_str(), line.c_str());
 }
 
 void Pipelines::destroy(Pipeline& p) const {

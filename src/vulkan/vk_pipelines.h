@@ -58,6 +58,7 @@ private:
     // Shader module + compute pipeline (thread-safe for distinct pipelines).
     VkResult compile(Pipeline& p) const;
     void destroy(Pipeline& p) const;
+    void log_stats(const Pipeline& p) const; // VKAI_VK_PIPE_STATS (vk_device.h)
 
     const Device& dev_;
     VkPipelineCache cache_ = VK_NULL_HANDLE;

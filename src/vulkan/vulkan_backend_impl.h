@@ -92,7 +92,7 @@ private:
     uint64_t max_binding_ = 0, align_ = 4;
     bool has_tiled_ = true;
     bool has_cm_ = false; // mul_mat_cm (cooperative matrices) for many columns
-    std::string cm_name_;  // its pipeline prefix: mul_mat_cm_ (packed tile stores) or mul_mat_cm32_
+    std::string cm_name_;  // its pipeline prefix: mul_mat_cm_ or a variant (VKAI_VK_CM, vk_ops.cpp)
     // rope: the (cos, sin) table of the last call, reused while the ring still holds it
     std::vector<int32_t> rope_pos_;
     RopeParams rope_p_;

@@ -3,6 +3,11 @@
 // The including shader declares `uint wdata[]` (the weights) and defines one TYPE_* macro.
 // Block types: dequant16(block address, group g) gives the 16 consecutive elements g*16.. of a block.
 // Plain types (PLAIN_TYPE): load_plain(row address, i) gives element i.
+// A shader that enables GL_EXT_control_flow_attributes may define UNROLL as [[unroll]]: v[] is then
+// indexed by constants only (registers, not local memory).
+#ifndef UNROLL
+#define UNROLL
+#endif
 
 uint rd_u8(uint a) { return (wdata[a >> 2] >> ((a & 3u) * 8u)) & 0xffu; }
 uint rd_u16(uint a) { return (wdata[a >> 2] >> ((a & 2u) * 8u)) & 0xffffu; } // a is even
@@ -46,9 +51,9 @@ void dequant16(uint a, uint g, out float v[16]) {
 #if defined(TYPE_Q4_1)
     float m = rd_f16(a + 2u);
 #endif
-    for (uint k = 0u; k < 4u; ++k) {
+    UNROLL for (uint k = 0u; k < 4u; ++k) {
         uint w = rd_u32(a + QS_OFF + 4u * k);
-        for (uint b = 0u; b < 4u; ++b) {
+        UNROLL for (uint b = 0u; b < 4u; ++b) {
             uint q = (w >> (8u * b)) & 0xffu;
             uint nib = g == 0u ? (q & 0xfu) : (q >> 4);
 #if defined(TYPE_Q4_0)
@@ -77,9 +82,9 @@ void dequant16(uint a, uint g, out float v[16]) {
     float m = rd_f16(a + 2u);
 #endif
     uint qh = rd_u32(a + QH_OFF);
-    for (uint k = 0u; k < 4u; ++k) {
+    UNROLL for (uint k = 0u; k < 4u; ++k) {
         uint w = rd_u32(a + QH_OFF + 4u + 4u * k);
-        for (uint b = 0u; b < 4u; ++b) {
+        UNROLL for (uint b = 0u; b < 4u; ++b) {
             uint j = 4u * k + b;
             uint q = (w >> (8u * b)) & 0xffu;
             uint nib = g == 0u ? (q & 0xfu) : (q >> 4);
@@ -98,9 +103,9 @@ void dequant16(uint a, uint g, out float v[16]) {
 #define BLOCK_BYTES 34u
 void dequant16(uint a, uint g, out float v[16]) {
     float d = rd_f16(a);
-    for (uint k = 0u; k < 4u; ++k) {
+    UNROLL for (uint k = 0u; k < 4u; ++k) {
         uint w = rd_u32(a + 2u + 16u * g + 4u * k);
-        for (uint b = 0u; b < 4u; ++b) v[4u * k + b] = float(sext8((w >> (8u * b)) & 0xffu)) * d;
+        UNROLL for (uint b = 0u; b < 4u; ++b) v[4u * k + b] = float(sext8((w >> (8u * b)) & 0xffu)) * d;
     }
 }
 
@@ -129,12 +134,12 @@ void dequant16(uint a, uint g, out float v[16]) {
     uint ha = a + p * 16u;
     uint hbit = h * 4u + s;
 #endif
-    for (uint k = 0u; k < 4u; ++k) {
+    UNROLL for (uint k = 0u; k < 4u; ++k) {
         uint w = rd_u32(qa + 4u * k);
 #if defined(TYPE_Q3_K)
         uint hw = rd_u32(ha + 4u * k);
 #endif
-        for (uint b = 0u; b < 4u; ++b) {
+        UNROLL for (uint b = 0u; b < 4u; ++b) {
             uint q = ((w >> (8u * b)) >> (2u * s)) & 3u;
 #if defined(TYPE_Q2_K)
             v[4u * k + b] = dl * float(q) - ml;
@@ -169,12 +174,12 @@ void dequant16(uint a, uint g, out float v[16]) {
         mn = (rd_u8(sa + j + 4u) >> 4) | ((rd_u8(sa + j) >> 6) << 4);
     }
     float d1 = rd_f16(a) * float(sc), m1 = rd_f16(a + 2u) * float(mn);
-    for (uint k = 0u; k < 4u; ++k) {
+    UNROLL for (uint k = 0u; k < 4u; ++k) {
         uint w = rd_u32(a + QS_OFF + c * 32u + l0 + 4u * k);
 #if defined(TYPE_Q5_K)
         uint hw = rd_u32(a + 16u + l0 + 4u * k);
 #endif
-        for (uint b = 0u; b < 4u; ++b) {
+        UNROLL for (uint b = 0u; b < 4u; ++b) {
             uint q = (w >> (8u * b + 4u * hf)) & 0xfu;
 #if defined(TYPE_Q5_K)
             q += ((hw >> (8u * b + j)) & 1u) << 4;
@@ -195,10 +200,10 @@ void dequant16(uint a, uint g, out float v[16]) {
     float dl = d * float(sext8(rd_u8(a + 192u + hf * 8u + (g % 2u) + 2u * k)));
     uint qla = a + hf * 64u + l0 + (k & 1u) * 32u;
     uint qha = a + 128u + hf * 32u + l0;
-    for (uint e = 0u; e < 4u; ++e) {
+    UNROLL for (uint e = 0u; e < 4u; ++e) {
         uint w = rd_u32(qla + 4u * e);
         uint hw = rd_u32(qha + 4u * e);
-        for (uint b = 0u; b < 4u; ++b) {
+        UNROLL for (uint b = 0u; b < 4u; ++b) {
             uint lo = (w >> (8u * b + 4u * (k >> 1))) & 0xfu;
             uint hi = (hw >> (8u * b + 2u * k)) & 3u;
             v[4u * e + b] = dl * float(int(lo | (hi << 4)) - 32);
@@ -213,9 +218,9 @@ void dequant16(uint a, uint g, out float v[16]) {
     uint ib = g / 2u, hi = g % 2u;
     uint ls = ((rd_u8(a + 4u + ib / 2u) >> (4u * (ib % 2u))) & 0xfu) | (((rd_u16(a + 2u) >> (2u * ib)) & 3u) << 4);
     float dl = rd_f16(a) * float(int(ls) - 32);
-    for (uint k = 0u; k < 4u; ++k) {
+    UNROLL for (uint k = 0u; k < 4u; ++k) {
         uint w = rd_u32(a + 8u + ib * 16u + 4u * k);
-        for (uint b = 0u; b < 4u; ++b) v[4u * k + b] = dl * float(kIq4nl[(w >> (8u * b + 4u * hi)) & 0xfu]);
+        UNROLL for (uint b = 0u; b < 4u; ++b) v[4u * k + b] = dl * float(kIq4nl[(w >> (8u * b + 4u * hi)) & 0xfu]);
     }
 }
 #else
