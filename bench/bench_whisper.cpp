@@ -9,7 +9,11 @@
 // (vk::measure_f32_flops). VKAI_VK_BASELINE=1 measures the baseline path.
 //   vkai-bench-whisper -m MODEL.bin [--synth PRESET --vocab WHISPER.bin] [--device cpu|vulkanN] [-t THREADS]
 //                      [--reps N] [--tokens N] [--minutes M] [--batch B] [--skip enc,dec,e2e] [--json]
-// --synth writes a random-weight model of that preset (vkai synth's) to -m first.
+//                      [--enc-layers N] [--profile]
+// --synth writes a random-weight model of that preset (vkai synth's) to -m first; --enc-layers N
+// gives that model N encoder layers instead of the preset's (a quick per-layer timing on slow
+// CPUs: the encoder is the convolutions + n_audio_layer identical layers + the cross K/V).
+// --profile (CPU only) times every op of one encoder window and prints the time per op and shape.
 #include "base/log.h"
 #include "base/text.h"
 #include "base/thread_pool.h"
@@ -37,9 +41,9 @@ namespace {
 
 struct Opts {
     std::string model, device = "vulkan0", skip, synth, vocab;
-    int threads = 0, reps = 5, tokens = 128, batch = 4;
+    int threads = 0, reps = 5, tokens = 128, batch = 4, enc_layers = 0;
     double minutes = 10;
-    bool json = false;
+    bool json = false, profile = false;
 };
 
 double median(std::vector<double> v) {
@@ -95,6 +99,101 @@ double decoder_bytes(const whisper::Model& m) {
     return b;
 }
 
+// A Backend that runs every op on another one and adds up the wall time of each op, keyed by op
+// and shape (meaningful on the CPU, whose ops finish before they return).
+class ProfilingBackend final : public Backend {
+public:
+    explicit ProfilingBackend(Backend& be) : be_(be) {}
+    bool on = false;
+    struct Entry {
+        double s = 0, flop = 0;
+        int calls = 0;
+    };
+    std::vector<std::pair<std::string, Entry>> entries;
+
+    void report() const {
+        double total = 0;
+        for (const auto& e : entries) total += e.second.s;
+        std::vector<std::pair<std::string, Entry>> v = entries;
+        std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.s > b.second.s; });
+        std::printf("profile of one encoder window: %.1f ms in ops\n", total * 1e3);
+        for (const auto& [name, e] : v)
+            std::printf("  %-52s %5d calls %9.1f ms %5.1f %%%s\n", name.c_str(), e.calls, e.s * 1e3, 100 * e.s / total,
+                        e.flop > 0 ? strf(" %7.1f GFLOP/s", e.flop / e.s * 1e-9).c_str() : "");
+    }
+
+    const std::string& name() const override { return be_.name(); }
+    bool supports(Op op, DType type) const override { return be_.supports(op, type); }
+    bool uses_host_memory() const override { return be_.uses_host_memory(); }
+    Result<void*> alloc(uint64_t bytes, const char* what) override { return be_.alloc(bytes, what); }
+    void free(void* base) override { be_.free(base); }
+    Status upload(void* dst, const void* host, uint64_t bytes) override { return be_.upload(dst, host, bytes); }
+    Status download(void* host, const void* src, uint64_t bytes) override { return be_.download(host, src, bytes); }
+    Status sync() override { return be_.sync(); }
+    MemoryInfo memory() const override { return be_.memory(); }
+    Result<double> read_bandwidth() override { return be_.read_bandwidth(); }
+    bool has_whisper_ops() const override { return be_.has_whisper_ops(); }
+    bool fuses_mul_mat_add(DType w, int64_t ncols) const override { return be_.fuses_mul_mat_add(w, ncols); }
+
+    void get_rows(const Tensor& t, const int32_t* ids, int64_t n, Tensor& out) override {
+        timed("get_rows", 0, [&] { be_.get_rows(t, ids, n, out); });
+    }
+    void mul_mat(const Tensor& w, const Tensor& x, Tensor& y) override {
+        timed(mm_name("mul_mat", w, x), mm_flop(w, x), [&] { be_.mul_mat(w, x, y); });
+    }
+    void mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& a, Tensor& y) override {
+        timed(mm_name("mul_mat_add", w, x), mm_flop(w, x), [&] { be_.mul_mat_add(w, x, a, y); });
+    }
+    void rms_norm(const Tensor& x, const Tensor* w, float eps, Tensor& y) override {
+        timed("rms_norm", 0, [&] { be_.rms_norm(x, w, eps, y); });
+    }
+    void rope(const Tensor& x, const int32_t* pos, const RopeParams& p, Tensor& y) override {
+        timed("rope", 0, [&] { be_.rope(x, pos, p, y); });
+    }
+    void softmax(const Tensor& x, const Tensor* mask, float scale, Tensor& y) override {
+        timed("softmax", 0, [&] { be_.softmax(x, mask, scale, y); });
+    }
+    void silu(const Tensor& x, Tensor& y) override { timed("silu", 0, [&] { be_.silu(x, y); }); }
+    void gelu(const Tensor& x, Tensor& y) override { timed("gelu", 0, [&] { be_.gelu(x, y); }); }
+    void add(const Tensor& a, const Tensor& b, Tensor& y) override { timed("add", 0, [&] { be_.add(a, b, y); }); }
+    void mul(const Tensor& a, const Tensor& b, Tensor& y) override { timed("mul", 0, [&] { be_.mul(a, b, y); }); }
+    void copy(const Tensor& src, Tensor& dst) override { timed("copy", 0, [&] { be_.copy(src, dst); }); }
+    void set_rows(const Tensor& src, const int32_t* ids, Tensor& dst) override {
+        timed("set_rows", 0, [&] { be_.set_rows(src, ids, dst); });
+    }
+    void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out) override {
+        const double flop = 4.0 * double(q.ne[0]) * double(q.ne[1]) * double(q.ne[2]) * double(k.ne[2]);
+        timed(strf("attention %lldx%lldx%lld, %lld cells", (long long)q.ne[0], (long long)q.ne[1], (long long)q.ne[2], (long long)k.ne[2]), flop,
+              [&] { be_.attention(q, k, v, mask, scale, out); });
+    }
+    void layer_norm(const Tensor& x, const Tensor* w, const Tensor* b, float eps, Tensor& y) override {
+        timed("layer_norm", 0, [&] { be_.layer_norm(x, w, b, eps, y); });
+    }
+    void gelu_erf(const Tensor& x, Tensor& y) override { timed("gelu_erf", 0, [&] { be_.gelu_erf(x, y); }); }
+    void im2col(const Tensor& x, int k, int stride, int pad, Tensor& out) override {
+        timed("im2col", 0, [&] { be_.im2col(x, k, stride, pad, out); });
+    }
+
+private:
+    static std::string mm_name(const char* op, const Tensor& w, const Tensor& x) {
+        return strf("%s %s k=%lld m=%lld n=%lld", op, dtype_name(w.type), (long long)w.ne[0], (long long)w.ne[1], (long long)x.nrows());
+    }
+    static double mm_flop(const Tensor& w, const Tensor& x) { return 2.0 * double(w.ne[0]) * double(w.ne[1]) * double(x.nrows()); }
+    template <class F>
+    void timed(const std::string& key, double flop, F&& fn) {
+        if (!on) return fn();
+        const double t0 = now_s();
+        fn();
+        const double dt = now_s() - t0;
+        auto it = std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.first == key; });
+        if (it == entries.end()) it = entries.insert(entries.end(), {key, Entry{}});
+        it->second.s += dt;
+        it->second.flop += flop;
+        ++it->second.calls;
+    }
+    Backend& be_;
+};
+
 std::unique_ptr<Backend> open_backend(const Opts& o, std::string& err) {
     if (o.device == "cpu") return std::make_unique<cpu::CpuBackend>(o.threads);
 #ifdef VKAI_HAVE_VULKAN
@@ -118,6 +217,7 @@ int run(const Opts& o) {
         if (!p) return std::fprintf(stderr, "unknown preset %s\n", o.synth.c_str()), 1;
         whisper::SynthOptions so;
         so.hp = p->hp;
+        if (o.enc_layers > 0) so.hp.n_audio_layer = o.enc_layers;
         so.vocab_path = o.vocab;
         auto rep = whisper::synth_model(so, o.model);
         if (!rep.ok()) return std::fprintf(stderr, "synth: %s\n", rep.status().message().c_str()), 1;
@@ -128,6 +228,12 @@ int run(const Opts& o) {
     std::string err;
     std::unique_ptr<Backend> be = open_backend(o, err);
     if (!be) return std::fprintf(stderr, "device: %s\n", err.c_str()), 1;
+    std::unique_ptr<Backend> inner; // the profiled backend (the runtime below uses be only)
+    if (o.profile) {
+        if (be->name() != "cpu") return std::fprintf(stderr, "--profile times the CPU backend only\n"), 2;
+        inner = std::move(be);
+        be = std::make_unique<ProfilingBackend>(*inner);
+    }
     ThreadPool pool(o.threads);
     const bool gpu = be->name() != "cpu";
     const char* base = std::getenv("VKAI_VK_BASELINE");
@@ -159,6 +265,15 @@ int run(const Opts& o) {
     double enc_ms = 0, enc_med = 0, enc_batch_ms = 0, dec_ms = 0, dec_batch_ms = 0, e2e_s = 0, e2e_batch_s = 0;
     int e2e_windows = 0, e2e_tokens = 0, e2e_batch_tokens = 0;
     const double eflops = encoder_flops(m.hp()), dbytes = decoder_bytes(m);
+    if (o.profile) {
+        auto& prof = static_cast<ProfilingBackend&>(*be);
+        Status st = rt.encode(*mel30, 0); // warm-up
+        prof.on = true;
+        if (st.ok()) st = rt.encode(*mel30, 0);
+        prof.on = false;
+        if (!st.ok()) return std::fprintf(stderr, "encode: %s\n", st.message().c_str()), 1;
+        prof.report();
+    }
     if (o.skip.find("enc") == std::string::npos) {
         std::vector<double> t;
         for (int r = 0; r <= o.reps; ++r) { // the first is a warm-up
@@ -294,7 +409,9 @@ int main(int argc, char** argv) {
         else if (a == "--synth") o.synth = val();
         else if (a == "--vocab") o.vocab = val();
         else if (a == "--json") o.json = true;
-        else return std::fprintf(stderr, "unknown argument %s\nusage: vkai-bench-whisper -m MODEL.bin [--synth PRESET --vocab FILE] [--device cpu|vulkanN] [-t N] [--reps N] [--tokens N] [--minutes M] [--batch B] [--skip enc,dec,e2e] [--json]\n", a.c_str()), 2;
+        else if (a == "--enc-layers") o.enc_layers = std::max(1, std::atoi(val()));
+        else if (a == "--profile") o.profile = true;
+        else return std::fprintf(stderr, "unknown argument %s\nusage: vkai-bench-whisper -m MODEL.bin [--synth PRESET --vocab FILE] [--device cpu|vulkanN] [-t N] [--reps N] [--tokens N] [--minutes M] [--batch B] [--skip enc,dec,e2e] [--json] [--enc-layers N] [--profile]\n", a.c_str()), 2;
     }
     if (o.model.empty()) return std::fprintf(stderr, "usage: vkai-bench-whisper -m MODEL.bin [--device cpu|vulkanN] ...\n"), 2;
     return run(o);

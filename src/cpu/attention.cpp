@@ -1,12 +1,14 @@
-// cpu::set_rows and cpu::attention: KV-cache writes and a one-pass (online softmax) attention,
-// threaded over (token, head). Masked cells (-inf) are skipped, so a sequence only pays for
-// the cells it can see.
+// cpu::set_rows and cpu::attention: KV-cache writes and a one-pass (online softmax) attention.
+// With the AVX2 kernels, a blocked kernel (attention_avx2.cpp) threaded over (KV head, block of
+// query rows); otherwise the portable loops, threaded over (token, KV head). Masked cells (-inf)
+// are skipped, so a sequence only pays for the cells it can see.
 #include "cpu/cpu.h"
 
 #include "base/check.h"
 #include "base/fp16.h"
 #include "cpu/attention_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -45,6 +47,48 @@ AttentionKernels kernels() {
     return portable_kernels();
 }
 
+#if defined(VKAI_HAVE_AVX2_KERNELS) && !defined(VKAI_CPU_SCALAR_ONLY)
+#define VKAI_ATTENTION_BLOCKED 1
+// The rows of KV head hk are (token t, query head hk * group + g) for t < n_tok, g < group, in
+// that order; a task is one KV head and up to attn_rows_per_call(n_cells) consecutive rows of it.
+void attention_blocked(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, float scale, Tensor& out, ThreadPool& pool) {
+    const int64_t hd = q.ne[0], n_head = q.ne[1], n_tok = q.ne[2];
+    const int64_t n_head_kv = k.ne[1], n_cells = k.ne[2], group = n_head / n_head_kv;
+    const int rb = attn_rows_per_call(n_cells);
+    const int64_t rows = n_tok * group, blocks = (rows + rb - 1) / rb;
+    const size_t per_thread = attn_scratch_floats(hd, n_cells);
+    std::vector<float> scratch(size_t(pool.size()) * per_thread);
+    pool.run(n_head_kv * blocks, [&](int64_t task, int thread) {
+        const int64_t hk = task / blocks, r0 = (task % blocks) * rb;
+        const int nr = int(std::min<int64_t>(rb, rows - r0));
+        const float* qp[kAttnRowBlock];
+        const float* mp[kAttnRowBlock];
+        float* op[kAttnRowBlock];
+        for (int i = 0; i < nr; ++i) {
+            const int64_t t = (r0 + i) / group, h = hk * group + (r0 + i) % group;
+            qp[i] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(q.data) + h * q.nb[1] + t * q.nb[2]);
+            op[i] = reinterpret_cast<float*>(static_cast<uint8_t*>(out.data) + h * out.nb[1] + t * out.nb[2]);
+            mp[i] = mask.row<const float>(t);
+        }
+        AttnRowsArgs a;
+        a.q = qp;
+        a.mask = mp;
+        a.out = op;
+        a.nrows = nr;
+        a.k = static_cast<const uint8_t*>(k.data) + hk * k.nb[1];
+        a.v = static_cast<const uint8_t*>(v.data) + hk * v.nb[1];
+        a.k_stride = k.nb[2];
+        a.v_stride = v.nb[2];
+        a.f16 = k.type == DType::F16;
+        a.hd = hd;
+        a.n_cells = n_cells;
+        a.scale = scale;
+        a.scratch = scratch.data() + size_t(thread) * per_thread;
+        avx2_attention_rows(a);
+    });
+}
+#endif
+
 } // namespace
 
 void set_rows(const Tensor& src, const int32_t* ids, Tensor& dst, ThreadPool& pool) {
@@ -75,6 +119,12 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& 
     VKAI_ASSERT(n_head_kv > 0 && n_head % n_head_kv == 0, "attention: n_head %lld not a multiple of n_head_kv %lld",
                 (long long)n_head, (long long)n_head_kv);
     VKAI_ASSERT(mask.ne[0] == n_cells && mask.ne[1] == n_tok, "attention: mask must be (n_cells, n_tokens)");
+    VKAI_ASSERT(q.nb[0] == sizeof(float) && out.nb[0] == sizeof(float) && k.nb[0] == dtype_info(k.type).block_bytes &&
+                    v.nb[0] == k.nb[0] && mask.nb[0] == sizeof(float),
+                "attention: rows of q, k, v, out and mask must be contiguous");
+#ifdef VKAI_ATTENTION_BLOCKED
+    if (simd_enabled()) return attention_blocked(q, k, v, mask, scale, out, pool);
+#endif
     const int64_t group = n_head / n_head_kv;
     const bool f16 = k.type == DType::F16;
     const AttentionKernels kern = kernels();

@@ -5,6 +5,7 @@
 
 #include "base/check.h"
 #include "cpu/cpu.h"
+#include "cpu/gemm_float.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -46,55 +47,39 @@ struct LoadBF16 {
     }
 };
 
-// R weight rows (rows w, w + stride, ...) of k elements against NC columns, U accumulators per
-// (row, column) pair to hide the FMA latency. R * NC * U <= 8 keeps everything in registers. The
-// summation order of one output depends on U and k only, not on R or NC.
-template <class L, int R, int NC, int U>
-inline void float_tile(const uint8_t* wrow, size_t stride, const float* const* x, int64_t k, float* y, size_t ystride) {
-    using W = typename L::W;
-    const W* w[R];
-    for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const W*>(wrow + size_t(r) * stride);
-    __m256 acc[R][NC][U];
-    for (int r = 0; r < R; ++r)
-        for (int c = 0; c < NC; ++c)
-            for (int u = 0; u < U; ++u) acc[r][c][u] = _mm256_setzero_ps();
+// One weight row of k elements against NC columns: the sum of float_dot_finish (gemm_float.h),
+// four 8-lane accumulators per column (1 row x 2 columns x 4 = 8 registers), so the result of a
+// (row, column) pair depends on k only, not on NC or on which kernel (this or the GEMM) ran it.
+template <class L, int NC>
+inline void float_row(const typename L::W* w, const float* const* x, int64_t k, float* out) {
+    __m256 acc[NC][4];
+    for (int c = 0; c < NC; ++c)
+        for (int u = 0; u < 4; ++u) acc[c][u] = _mm256_setzero_ps();
     int64_t l = 0;
-    for (; l + 8 * U <= k; l += 8 * U) {
-        for (int r = 0; r < R; ++r) prefetch_ahead(w[r] + l, 8 * U * sizeof(W));
-        for (int u = 0; u < U; ++u) {
-            __m256 wv[R];
-            for (int r = 0; r < R; ++r) wv[r] = L::load(w[r] + l + 8 * u);
-            for (int c = 0; c < NC; ++c) {
-                const __m256 xv = _mm256_loadu_ps(x[c] + l + 8 * u);
-                for (int r = 0; r < R; ++r) acc[r][c][u] = _mm256_fmadd_ps(wv[r], xv, acc[r][c][u]);
-            }
+    for (; l + 32 <= k; l += 32) {
+        prefetch_ahead(w + l, 32 * sizeof(typename L::W));
+        for (int u = 0; u < 4; ++u) {
+            const __m256 wv = L::load(w + l + 8 * u);
+            for (int c = 0; c < NC; ++c) acc[c][u] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[c] + l + 8 * u), acc[c][u]);
         }
     }
-    for (; l + 8 <= k; l += 8)
-        for (int r = 0; r < R; ++r) {
-            const __m256 wv = L::load(w[r] + l);
-            for (int c = 0; c < NC; ++c) acc[r][c][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[c] + l), acc[r][c][0]);
-        }
-    for (int r = 0; r < R; ++r)
-        for (int c = 0; c < NC; ++c) {
-            for (int u = 1; u < U; ++u) acc[r][c][0] = _mm256_add_ps(acc[r][c][0], acc[r][c][u]);
-            float s = hsum(acc[r][c][0]);
-            for (int64_t t = l; t < k; ++t) s += L::one(w[r] + t) * x[c][t];
-            y[size_t(c) * ystride + size_t(r)] = s;
-        }
+    for (int c = 0; c < NC; ++c)
+        out[c] = float_dot_finish(acc[c][0], acc[c][1], acc[c][2], acc[c][3], [&](int64_t i) { return L::load(w + i); },
+                                  [&](int64_t i) { return L::one(w + i); }, x[c], l, k);
 }
 
-// Every (row, column) dot product sums with U = 4 accumulators in the same order whatever the
-// number of columns, so a token's result does not depend on the batch it came in (the server's
-// same-seed-same-text guarantee); columns go in pairs (1 row x 2 columns x 4 = 8 accumulators).
+// Every (row, column) dot product sums in the same order whatever the number of columns, so a
+// token's result does not depend on the batch it came in (the server's same-seed-same-text
+// guarantee); columns go in pairs.
 template <class L, int NC>
 void float_rows_nc(const RowsArgs& a, int c0) {
+    using W = typename L::W;
     const float* x[NC];
     for (int c = 0; c < NC; ++c) x[c] = static_cast<const float*>(a.x[c0 + c]);
-    float out[NC][2];
+    float out[NC];
     for (int64_t r = 0; r < a.nrows; ++r) {
-        float_tile<L, 1, NC, 4>(a.w + size_t(r) * a.w_stride, a.w_stride, x, a.nb, &out[0][0], 2);
-        for (int c = 0; c < NC; ++c) a.y[c0 + c][a.row0 + r] = out[c][0];
+        float_row<L, NC>(reinterpret_cast<const W*>(a.w + size_t(r) * a.w_stride), x, a.nb, out);
+        for (int c = 0; c < NC; ++c) a.y[c0 + c][a.row0 + r] = out[c];
     }
 }
 
@@ -260,6 +245,12 @@ void mul_mat(const Tensor& w, const float* const* xcols, float* const* ycols, in
     const Kernel kern = find_kernel(w.type);
     VKAI_ASSERT(kern.rows, "avx2::mul_mat: no kernel for %s", dtype_name(w.type));
     const int64_t k = w.ne[0], m = w.ne[1];
+    if (kern.x == XFormat::f32 && n >= kGemmMinCols) {
+#ifdef VKAI_HAVE_VNNI_KERNELS
+        if (simd_level() == SimdLevel::avx512vnni) return gemm_float_avx512(w, xcols, ycols, n, pool);
+#endif
+        return gemm_float_avx2(w, xcols, ycols, n, pool);
+    }
     const DTypeInfo& info = dtype_info(w.type);
     const int64_t nb = k / info.block;
 

@@ -185,26 +185,63 @@ TEST_P(MulMat, EveryColumnCount) {
 }
 
 // A column's result does not depend on the other columns of the call (the server's same seed ->
-// same text guarantee): column j alone and inside a batch of 9 give the same bits. The AVX2 float
-// kernels are excluded (docs/server.md: they sum a lone column differently).
+// same text guarantee): column j alone and inside a batch of 9 (and, for the float types, of 40,
+// which takes the GEMM) give the same bits.
 TEST_P(MulMat, ColumnIndependentOfBatch) {
     const DType t = GetParam();
-    if (!dtype_info(t).quantized) GTEST_SKIP() << "float type";
-    const int64_t k = dtype_info(t).block == 32 ? 32 * 9 : 256 * 2, m = 37, n = 9;
+    const bool is_float = !dtype_info(t).quantized;
+    const int64_t k = is_float ? 523 : dtype_info(t).block == 32 ? 32 * 9 : 256 * 2, m = 37;
     std::vector<uint8_t> wbytes = make_weights(t, k, m, 31, !can_quantize(t));
     Tensor w = make_tensor(t, wbytes.data(), k, m);
-    std::vector<float> xv = test::random_floats(k * n, 32);
-    for (cpu::SimdLevel level : levels()) {
-        LevelScope scope(level);
-        std::vector<float> all(size_t(m * n));
-        Tensor x = make_tensor(DType::F32, xv.data(), k, n), y = make_tensor(DType::F32, all.data(), m, n);
-        cpu::mul_mat(w, x, y, pool(2));
-        for (int64_t j = 0; j < n; ++j) {
-            std::vector<float> one(static_cast<size_t>(m));
-            Tensor x1 = make_tensor(DType::F32, xv.data() + j * k, k, 1), y1 = make_tensor(DType::F32, one.data(), m, 1);
-            cpu::mul_mat(w, x1, y1, pool(1));
-            EXPECT_EQ(0, std::memcmp(one.data(), all.data() + j * m, size_t(m) * 4)) << dtype_name(t) << " " << cpu::simd_name() << " column " << j;
+    for (int64_t n : is_float ? std::vector<int64_t>{9, 40} : std::vector<int64_t>{9}) {
+        std::vector<float> xv = test::random_floats(k * n, 32);
+        for (cpu::SimdLevel level : levels()) {
+            LevelScope scope(level);
+            std::vector<float> all(size_t(m * n));
+            Tensor x = make_tensor(DType::F32, xv.data(), k, n), y = make_tensor(DType::F32, all.data(), m, n);
+            cpu::mul_mat(w, x, y, pool(2));
+            for (int64_t j = 0; j < n; ++j) {
+                std::vector<float> one(static_cast<size_t>(m));
+                Tensor x1 = make_tensor(DType::F32, xv.data() + j * k, k, 1), y1 = make_tensor(DType::F32, one.data(), m, 1);
+                cpu::mul_mat(w, x1, y1, pool(1));
+                EXPECT_EQ(0, std::memcmp(one.data(), all.data() + j * m, size_t(m) * 4))
+                    << dtype_name(t) << " " << cpu::simd_name() << " n=" << n << " column " << j;
+            }
         }
+    }
+}
+
+// The float GEMM (many columns: cache blocks of rows and columns, register tiles of rows x
+// columns) on shapes that leave partial tiles and blocks everywhere: k below, at and off the
+// 8- and 32-element steps, m across the 48-row blocks, n across the column tiles. Each column
+// must equal the one-column kernel's bits and the reference within the float bound.
+TEST(MulMat, FloatGemmOddShapes) {
+    for (DType t : {DType::F16, DType::F32, DType::BF16}) {
+        uint64_t seed = 300;
+        for (int64_t k : {7, 31, 40, 100, 1031})
+            for (int64_t m : {1, 5, 49, 97}) {
+                std::vector<uint8_t> wbytes = make_weights(t, k, m, seed++, false);
+                Tensor w = make_tensor(t, wbytes.data(), k, m);
+                for (int64_t n : {16, 17, 23, 40}) {
+                    std::vector<float> xv = test::random_floats(k * n, seed++);
+                    std::vector<float> want(size_t(m * n));
+                    Tensor x = make_tensor(DType::F32, xv.data(), k, n), yr = make_tensor(DType::F32, want.data(), m, n);
+                    ref::mul_mat(w, x, yr);
+                    for (cpu::SimdLevel level : levels()) {
+                        LevelScope scope(level);
+                        std::vector<float> got(size_t(m * n), NAN), one(static_cast<size_t>(m));
+                        Tensor y = make_tensor(DType::F32, got.data(), m, n);
+                        cpu::mul_mat(w, x, y, pool(2));
+                        const std::string what = strf("%s k=%lld m=%lld n=%lld %s", dtype_name(t), (long long)k, (long long)m, (long long)n, cpu::simd_name());
+                        EXPECT_LE(test::nmse(got.data(), want.data(), m * n), bound(t, cpu::simd_enabled())) << what;
+                        for (int64_t j = 0; j < n; ++j) {
+                            Tensor x1 = make_tensor(DType::F32, xv.data() + j * k, k, 1), y1 = make_tensor(DType::F32, one.data(), m, 1);
+                            cpu::mul_mat(w, x1, y1, pool(1));
+                            EXPECT_EQ(0, std::memcmp(one.data(), got.data() + j * m, size_t(m) * 4)) << what << " column " << j;
+                        }
+                    }
+                }
+            }
     }
 }
 
