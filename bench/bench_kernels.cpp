@@ -1,6 +1,10 @@
 // vkai-bench-kernels: CPU mul_mat speed per weight type against the memory read bandwidth measured
 // in the same run, and the cost of decode batches (2-8 columns) against one column on L2-resident rows.
 // Usage: vkai-bench-kernels [--threads N] [--json] [--types Q4_K,Q6_K] [--scalar | --simd LEVEL] [--cols 1,2,4,8]
+//        vkai-bench-kernels --gemm [--threads N] [--scalar | --simd LEVEL]
+// --gemm: the whisper large-v3 encoder's products instead (F16 weights x 1500 columns, and the
+// attention of 20 heads of 64 over 1500 positions), in GFLOP/s beside the FMA peak of one core
+// measured in the same run (independent FMA chains, 8 and 16 lanes).
 #include "base/fp16.h"
 #include "base/text.h"
 #include "base/thread_pool.h"
@@ -17,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -236,6 +241,133 @@ TypeResult bench_type(DType t, ThreadPool& pool, ThreadPool& pool1) {
     return r;
 }
 
+std::string cpu_model();
+
+// ---- --gemm: whisper encoder shapes ---------------------------------------------------------
+
+// Peak f32 FMA rate of one core: 12 independent chains of vfmadd per iteration.
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) double fma_peak_avx2(int64_t iters) {
+    __m256 a[12];
+    for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_ps(float(i) * 1e-3f);
+    const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (int64_t it = 0; it < iters; ++it)
+        for (int i = 0; i < 12; ++i) a[i] = _mm256_fmadd_ps(a[i], b, c);
+    __m256 s = a[0];
+    for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, a[i]);
+    return double(_mm256_cvtss_f32(s));
+}
+__attribute__((target("avx512f"))) double fma_peak_avx512(int64_t iters) {
+    __m512 a[16];
+    for (int i = 0; i < 16; ++i) a[i] = _mm512_set1_ps(float(i) * 1e-3f);
+    const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (int64_t it = 0; it < iters; ++it)
+        for (int i = 0; i < 16; ++i) a[i] = _mm512_fmadd_ps(a[i], b, c);
+    __m512 s = a[0];
+    for (int i = 1; i < 16; ++i) s = _mm512_add_ps(s, a[i]);
+    alignas(64) float t[16]; // (not _mm512_reduce_add_ps: GCC 12 warns inside it)
+    _mm512_store_ps(t, s);
+    double sum = 0;
+    for (float f : t) sum += f;
+    return sum;
+}
+#endif
+
+// GFLOP/s of one core's FMA chains (best of 5 runs of ~0.1 s); 0 where the CPU lacks the ISA.
+double fma_gflops(bool wide) {
+#if defined(__x86_64__)
+    const bool ok = wide ? __builtin_cpu_supports("avx512f") : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+    if (!ok) return 0;
+    const int lanes = wide ? 16 : 8, chains = wide ? 16 : 12;
+    const int64_t iters = 4000000;
+    double best = 0, sink = 0;
+    for (int r = 0; r < 5; ++r) {
+        const double t0 = now_s();
+        sink += wide ? fma_peak_avx512(iters) : fma_peak_avx2(iters);
+        best = std::max(best, 2.0 * lanes * chains * double(iters) / (now_s() - t0) * 1e-9);
+    }
+    if (sink == 12345.0) std::printf(" ");
+    return best;
+#else
+    (void)wide;
+    return 0;
+#endif
+}
+
+// Best thread CPU time of fn() over at least min_calls calls and min_s seconds: on a shared machine
+// the time this thread ran, not the time it waited for a core (1-thread pools run on the caller).
+template <class F>
+double best_cpu_s(F&& fn, int min_calls, double min_s) {
+    auto cpu_now = [] {
+        timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+    };
+    fn();
+    double best = 1e30;
+    const double start = now_s();
+    for (int i = 0; i < min_calls || now_s() - start < min_s; ++i) {
+        const double t0 = cpu_now();
+        fn();
+        best = std::min(best, cpu_now() - t0);
+    }
+    return best;
+}
+
+int run_gemm(int threads) {
+    ThreadPool pool(threads), pool1(1);
+    const double peak8 = fma_gflops(false), peak16 = fma_gflops(true);
+    std::printf("vkai-bench-kernels --gemm: %s, path %s, %d threads\n", cpu_model().c_str(), cpu::simd_name(), threads);
+    std::printf("FMA peak of one core (independent chains): 8 lanes %.1f GFLOP/s, 16 lanes %.1f GFLOP/s\n", peak8, peak16);
+    const double peak = std::max(peak8, peak16);
+    std::printf("1t: one thread, best wall time; cpu: its best thread CPU time (what a shared machine's\n"
+                "preemption does not count); %dt: the pool of --threads, best wall time.\n", threads);
+    std::printf("%-34s | %8s %8s %9s %6s | %8s %9s %8s\n", "product", "1t ms", "cpu ms", "GFLOP/s", "%peak", strf("%dt ms", threads).c_str(),
+                "GFLOP/s", "per thr");
+    auto line = [&](const std::string& name, double flop, const Timing& t1, double cpu1, const Timing& tn) {
+        const double g = flop / cpu1 * 1e-9;
+        std::printf("%-34s | %8.1f %8.1f %9.1f %5.0f%% | %8.1f %9.1f %8.1f\n", name.c_str(), t1.best * 1e3, cpu1 * 1e3, g,
+                    peak > 0 ? 100 * g / peak : 0.0, tn.best * 1e3, flop / tn.best * 1e-9, flop / tn.best * 1e-9 / threads);
+        std::fflush(stdout);
+    };
+    const int64_t n = 1500;
+    struct Shape {
+        int64_t k, m;
+        const char* what;
+    };
+    for (const Shape& sh : {Shape{1280, 1280, "q/k/v/o"}, Shape{1280, 5120, "fc1"}, Shape{5120, 1280, "fc2"}}) {
+        std::vector<uint16_t> w(size_t(sh.k * sh.m));
+        uint64_t s = 11;
+        for (uint16_t& h : w) h = f32_to_fp16(0.05f * unit(splitmix(s)));
+        std::vector<float> x(size_t(sh.k * n)), y(size_t(sh.m * n));
+        for (float& v : x) v = unit(splitmix(s));
+        Tensor wt = make_tensor(DType::F16, w.data(), sh.k, sh.m), xt = make_tensor(DType::F32, x.data(), sh.k, n),
+               yt = make_tensor(DType::F32, y.data(), sh.m, n);
+        const double flop = 2.0 * double(sh.k) * double(sh.m) * double(n);
+        const Timing t1 = time_calls([&](int) { cpu::mul_mat(wt, xt, yt, pool1); }, 2, 0.5);
+        const double c1 = best_cpu_s([&] { cpu::mul_mat(wt, xt, yt, pool1); }, 3, 0.5);
+        const Timing tn = time_calls([&](int) { cpu::mul_mat(wt, xt, yt, pool); }, 3, 0.5);
+        line(strf("F16 %s k=%lld m=%lld n=%lld", sh.what, (long long)sh.k, (long long)sh.m, (long long)n), flop, t1, c1, tn);
+    }
+    { // encoder self-attention: q, k, v (64, 20, 1500) f32, a zero mask
+        const int64_t hd = 64, nh = 20;
+        std::vector<float> q(size_t(hd * nh * n)), k(q.size()), v(q.size()), o(q.size()), mask(size_t(n * n), 0.0f);
+        uint64_t s = 5;
+        for (float& f : q) f = unit(splitmix(s));
+        for (float& f : k) f = unit(splitmix(s));
+        for (float& f : v) f = unit(splitmix(s));
+        Tensor qt = make_tensor(DType::F32, q.data(), hd, nh, n), kt = make_tensor(DType::F32, k.data(), hd, nh, n),
+               vt = make_tensor(DType::F32, v.data(), hd, nh, n), ot = make_tensor(DType::F32, o.data(), hd, nh, n),
+               mt = make_tensor(DType::F32, mask.data(), n, n);
+        const double flop = 4.0 * double(hd) * double(nh) * double(n) * double(n);
+        const Timing t1 = time_calls([&](int) { cpu::attention(qt, kt, vt, mt, 0.125f, ot, pool1); }, 2, 0.5);
+        const double c1 = best_cpu_s([&] { cpu::attention(qt, kt, vt, mt, 0.125f, ot, pool1); }, 3, 0.5);
+        const Timing tn = time_calls([&](int) { cpu::attention(qt, kt, vt, mt, 0.125f, ot, pool); }, 3, 0.5);
+        line("attention 64 x 20 heads x 1500^2", flop, t1, c1, tn);
+    }
+    return 0;
+}
+
 std::string cpu_model() {
     FILE* f = std::fopen("/proc/cpuinfo", "r");
     if (!f) return "unknown CPU";
@@ -254,14 +386,15 @@ std::string cpu_model() {
 
 void usage() {
     std::fprintf(stderr, "usage: vkai-bench-kernels [--threads N] [--json] [--types T1,T2,...] [--scalar | --simd avx2|avxvnni|avx512vnni]"
-                         " [--cols 1,2,4,8]\n");
+                         " [--cols 1,2,4,8]\n"
+                         "       vkai-bench-kernels --gemm [--threads N] [--scalar | --simd avx2|avxvnni|avx512vnni]\n");
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
     int threads = ThreadPool::default_threads();
-    bool json = false;
+    bool json = false, gemm = false;
     std::vector<DType> types(std::begin(kTypes), std::end(kTypes));
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -270,6 +403,8 @@ int main(int argc, char** argv) {
             if (threads <= 0) return usage(), 2;
         } else if (a == "--json") {
             json = true;
+        } else if (a == "--gemm") {
+            gemm = true;
         } else if (a == "--scalar") {
             cpu::force_scalar(true);
         } else if (a == "--simd" && i + 1 < argc) {
@@ -306,6 +441,7 @@ int main(int argc, char** argv) {
         }
     }
 
+    if (gemm) return run_gemm(threads);
     ThreadPool pool(threads), pool1(1);
     const Bandwidth bw = read_bandwidth(pool), bw1 = read_bandwidth(pool1);
     const double flop = 2.0 * double(kK) * double(kMatmulM) * double(kMatmulN);

@@ -2,10 +2,11 @@
 // + F16C: 16 ymm registers) and gemm_float_avx512.cpp (AVX-512F: 32 zmm registers, one zmm holding
 // two of the canonical 8-lane accumulators). Include only from those two files.
 //
-// Blocking: a task is a block of kRowBlock weight rows x a block of columns whose x fits in about
-// 384 KiB (L2). Inside a task, panels of TR rows are converted to f32 once (thread scratch, L1 for
-// k <= ~1500) and multiplied with the block's columns TC at a time, each (row, column) pair summing
-// the whole row in registers in the canonical order, finished by float_dot_finish.
+// Blocking: a task is a block of up to kRowBlock weight rows (converted to f32 once, into thread
+// scratch of about 256 KiB) x a range of column blocks (x of one block: about 384 KiB; both stay in
+// L2). For each column block, panels of TR rows meet the block's columns TC at a time, each
+// (row, column) pair summing the whole row in registers in the canonical order, finished by
+// float_dot_finish.
 #pragma once
 
 #include "cpu/gemm_float.h"
@@ -16,8 +17,10 @@
 namespace vkai::cpu::avx2 {
 namespace {
 
-constexpr int64_t kRowBlock = 48;
-constexpr size_t kColBlockBytes = size_t(384) << 10;
+constexpr int64_t kRowBlock = 48;                     // at most, rows per task
+constexpr size_t kRowBlockBytes = size_t(256) << 10;  // their f32 copy
+constexpr size_t kColBlockBytes = size_t(384) << 10;  // x of one column block
+constexpr size_t kColRangeBytes = size_t(2) << 20;    // x of one task's range of blocks
 
 // Weight row -> f32 (exact for F16 and BF16).
 void row_to_f32(DType t, const uint8_t* src, int64_t k, float* dst) {
@@ -133,31 +136,49 @@ void gemm_float_impl(const Tensor& w, const float* const* xcols, float* const* y
     const size_t row_bytes = w.nb[1];
     const bool f32 = w.type == DType::F32;
     const uint8_t* wbase = static_cast<const uint8_t*>(w.data);
+    // Rows per task: their f32 copy (about kRowBlockBytes) stays in L2 while the task's columns
+    // stream past it, so each weight row is read and converted once per task.
+    int64_t rows = int64_t(kRowBlockBytes / (size_t(k) * sizeof(float))) / TR * TR;
+    rows = rows < TR ? TR : rows > kRowBlock ? kRowBlock : rows;
+    // Columns go in blocks whose x fits in L2 next to the rows; a task takes a range of blocks.
+    // Ranges hold at most kColRangeBytes of x (the threads, all in one range at a time, then share
+    // it in L3 while the outputs stream out) and are numerous enough for every thread to get
+    // several tasks.
     int64_t col_block = int64_t(kColBlockBytes / (size_t(k) * sizeof(float))) / TC * TC;
     col_block = col_block < TC ? TC : col_block;
-    const int64_t n_rb = (m + kRowBlock - 1) / kRowBlock, n_cb = (n + col_block - 1) / col_block;
-    std::vector<float> scratch(f32 ? 0 : size_t(pool.size()) * size_t(TR) * size_t(k));
-    // Task t: row block t % n_rb of column block t / n_rb (threads running at once share x).
-    pool.run(n_rb * n_cb, [&](int64_t task, int thread) {
-        const int64_t rb = task % n_rb, cb = task / n_rb;
-        const int64_t r0 = rb * kRowBlock, r1 = r0 + kRowBlock < m ? r0 + kRowBlock : m;
-        const int64_t c0 = cb * col_block, c1 = c0 + col_block < n ? c0 + col_block : n;
-        float* panel = f32 ? nullptr : scratch.data() + size_t(thread) * size_t(TR) * size_t(k);
-        for (int64_t p0 = r0; p0 < r1; p0 += TR) {
-            const int nr = int(r1 - p0 < TR ? r1 - p0 : TR);
-            const float* wp[TR];
-            for (int r = 0; r < nr; ++r) {
-                const uint8_t* src = wbase + size_t(p0 + r) * row_bytes;
-                if (f32) {
-                    wp[r] = reinterpret_cast<const float*>(src);
-                } else {
-                    row_to_f32(w.type, src, k, panel + size_t(r) * size_t(k));
-                    wp[r] = panel + size_t(r) * size_t(k);
-                }
+    const int64_t n_rb = (m + rows - 1) / rows, n_cb = (n + col_block - 1) / col_block;
+    const int64_t x_bytes = n * k * int64_t(sizeof(float));
+    int64_t ranges = (x_bytes + int64_t(kColRangeBytes) - 1) / int64_t(kColRangeBytes);
+    ranges = ranges < 1 ? 1 : ranges > n_cb ? n_cb : ranges;
+    while (ranges < n_cb && n_rb * ranges < 4 * int64_t(pool.size())) ++ranges;
+    const int64_t cb_per_range = (n_cb + ranges - 1) / ranges;
+    ranges = (n_cb + cb_per_range - 1) / cb_per_range;
+    std::vector<float> scratch(f32 ? 0 : size_t(pool.size()) * size_t(rows) * size_t(k));
+    // Task t: row block t % n_rb of column range t / n_rb.
+    pool.run(n_rb * ranges, [&](int64_t task, int thread) {
+        const int64_t rb = task % n_rb, cr = task / n_rb;
+        const int64_t r0 = rb * rows, r1 = r0 + rows < m ? r0 + rows : m;
+        const float* wp[kRowBlock];
+        float* block = f32 ? nullptr : scratch.data() + size_t(thread) * size_t(rows) * size_t(k);
+        for (int64_t r = r0; r < r1; ++r) {
+            const uint8_t* src = wbase + size_t(r) * row_bytes;
+            if (f32) {
+                wp[r - r0] = reinterpret_cast<const float*>(src);
+            } else {
+                float* dst = block + size_t(r - r0) * size_t(k);
+                row_to_f32(w.type, src, k, dst);
+                wp[r - r0] = dst;
             }
-            for (int64_t c = c0; c < c1; c += TC) {
-                const int nc = int(c1 - c < TC ? c1 - c : TC);
-                tile_any(nr, nc, wp, xcols + c, k, ycols + c, p0);
+        }
+        const int64_t cb1 = (cr + 1) * cb_per_range < n_cb ? (cr + 1) * cb_per_range : n_cb;
+        for (int64_t cb = cr * cb_per_range; cb < cb1; ++cb) {
+            const int64_t c0 = cb * col_block, c1 = c0 + col_block < n ? c0 + col_block : n;
+            for (int64_t p0 = r0; p0 < r1; p0 += TR) {
+                const int nr = int(r1 - p0 < TR ? r1 - p0 : TR);
+                for (int64_t c = c0; c < c1; c += TC) {
+                    const int nc = int(c1 - c < TC ? c1 - c : TC);
+                    tile_any(nr, nc, wp + (p0 - r0), xcols + c, k, ycols + c, p0);
+                }
             }
         }
     });
