@@ -14,6 +14,11 @@ void Backend::mul_mat_add(const Tensor& w, const Tensor&, const Tensor&, Tensor&
     VKAI_ASSERT(false, "mul_mat_add of %s weights is not implemented by backend %s (check fuses_mul_mat_add first)", dtype_name(w.type), name().c_str());
 }
 
+void Backend::mul_mat_add_gelu(const Tensor& w, const Tensor&, const Tensor&, Tensor&) {
+    VKAI_ASSERT(false, "mul_mat_add_gelu of %s weights is not implemented by backend %s (check fuses_mul_mat_add_gelu first)", dtype_name(w.type),
+                name().c_str());
+}
+
 void Backend::swiglu_mul_mat_add(const Tensor& w, const Tensor&, const Tensor&, const Tensor&, Tensor&) {
     VKAI_ASSERT(false, "swiglu_mul_mat_add of %s weights is not implemented by backend %s (check fuses_swiglu_mul_mat_add first)",
                 dtype_name(w.type), name().c_str());

@@ -80,6 +80,13 @@ public:
         return false;
     }
     virtual void mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y);
+    // y = gelu_erf(w x + add) (whisper's fc1 with its bias, single f32 rows). Only where
+    // fuses_mul_mat_add_gelu() says so; the caller composes mul_mat, add and gelu_erf otherwise.
+    virtual bool fuses_mul_mat_add_gelu(DType w, int64_t ncols) const {
+        (void)w, (void)ncols;
+        return false;
+    }
+    virtual void mul_mat_add_gelu(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y);
     // y = w (silu(g) * u) + add: SwiGLU, the down projection and its residual add in one step
     // (add may alias y; g, u, add and y are single f32 rows). Only where
     // fuses_swiglu_mul_mat_add() says so; the caller composes swiglu and mul_mat_add otherwise.

@@ -264,19 +264,27 @@ bool VulkanBackendImpl::fuses_mul_mat_add(DType w, int64_t ncols) const { return
 // in mul_mat; add and y bound per row range, x (and u) whole.
 void VulkanBackendImpl::mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) { mul_mat_add_impl(w, x, nullptr, add, y); }
 
+bool VulkanBackendImpl::fuses_mul_mat_add_gelu(DType w, int64_t ncols) const { return fuses_mul_mat_add(w, ncols); }
+
+void VulkanBackendImpl::mul_mat_add_gelu(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) {
+    mul_mat_add_impl(w, x, nullptr, add, y, true);
+}
+
 void VulkanBackendImpl::swiglu_mul_mat_add(const Tensor& w, const Tensor& g, const Tensor& u, const Tensor& add, Tensor& y) {
     VKAI_ASSERT(u.type == DType::F32 && u.ne[0] == g.ne[0] && u.nrows() == 1, "swiglu_mul_mat_add: u must be one f32 row like g");
     mul_mat_add_impl(w, g, &u, add, y);
 }
 
-void VulkanBackendImpl::mul_mat_add_impl(const Tensor& w, const Tensor& x, const Tensor* u, const Tensor& add, Tensor& y) {
+void VulkanBackendImpl::mul_mat_add_impl(const Tensor& w, const Tensor& x, const Tensor* u, const Tensor& add, Tensor& y, bool gelu) {
     const int64_t k = w.ne[0], m = w.ne[1];
     VKAI_ASSERT(fuses_mul_mat_add(w.type, x.nrows()) && w.ne[2] == 1 && w.ne[3] == 1, "mul_mat_add: %s weights with %lld columns", dtype_name(w.type), (long long)x.nrows());
     VKAI_ASSERT(x.type == DType::F32 && y.type == DType::F32 && x.ne[0] == k && y.ne[0] == m && y.nrows() == 1, "mul_mat_add: shapes");
     VKAI_ASSERT(add.type == DType::F32 && add.ne[0] == m && add.nrows() == 1, "mul_mat_add: add must be f32 like y");
     if (!err_.ok() || m == 0) return;
     const uint32_t nb = u ? 5 : 4;
-    const Pipeline* p = pipeline("mul_mat_vec_" + lower(dtype_name(w.type)) + (u ? "_n1_glu_add" : "_n1_add") + (use_subgroup_ops() ? "_sg" : ""), nb,
+    // _n1_add_gelu (whisper only) is created on first use, not with the backend.
+    const char* variant = u ? "_n1_glu_add" : gelu ? "_n1_add_gelu" : "_n1_add";
+    const Pipeline* p = pipeline("mul_mat_vec_" + lower(dtype_name(w.type)) + variant + (use_subgroup_ops() ? "_sg" : ""), nb,
                                  u ? sizeof(MulMatGluPC) : sizeof(MulMatAddPC));
     if (!p) return;
     const uint64_t wrb = w.nb[1];

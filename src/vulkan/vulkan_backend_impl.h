@@ -46,6 +46,8 @@ public:
     void mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) override;
     bool fuses_swiglu_mul_mat_add(DType w, int64_t ncols) const override { return fuses_mul_mat_add(w, ncols); }
     void swiglu_mul_mat_add(const Tensor& w, const Tensor& g, const Tensor& u, const Tensor& add, Tensor& y) override;
+    bool fuses_mul_mat_add_gelu(DType w, int64_t ncols) const override;
+    void mul_mat_add_gelu(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) override;
     // whisper's ops (vk_ops_whisper.cpp)
     void layer_norm(const Tensor& x, const Tensor* w, const Tensor* b, float eps, Tensor& y) override;
     void gelu_erf(const Tensor& x, Tensor& y) override;
@@ -78,8 +80,9 @@ private:
     void row_op(const char* shader, const char* kind, const Tensor& x, const Tensor& y, const void* extra, size_t extra_bytes,
                 const Tensor* third, bool elementwise);
     void binary(const char* shader, const Tensor& a, const Tensor& b, Tensor& y);
-    // mul_mat_add and swiglu_mul_mat_add (u != nullptr): the single-column kernel with the add.
-    void mul_mat_add_impl(const Tensor& w, const Tensor& x, const Tensor* u, const Tensor& add, Tensor& y);
+    // mul_mat_add, swiglu_mul_mat_add (u != nullptr) and mul_mat_add_gelu (gelu): the single-column
+    // kernel with the add (and the activation).
+    void mul_mat_add_impl(const Tensor& w, const Tensor& x, const Tensor* u, const Tensor& add, Tensor& y, bool gelu = false);
 
     std::unique_ptr<Device> dev_;
     VulkanOptions opt_;

@@ -177,15 +177,28 @@ void Runtime::attention_block(const Attn& a, Tensor& x, Tensor& h, Tensor& q, co
                               Tensor& out, int64_t n) {
     // h holds ln(x) on entry and is reused for the projection output.
     const float scale = 1.0f / std::sqrt(float(hd_));
+    // Fused output projection: x += bias now, beside the q projection (x is not read until the
+    // output projection), instead of as a dependent step of its own before it.
+    const bool fused = be_.fuses_mul_mat_add(a.o_w.type, n);
+    if (fused) be_.add(x, a.o_b, x);
     linear(a.q_w, &a.q_b, h, q);
     Tensor q3 = make_tensor(DType::F32, q.data, hd_, nh_, n);
     Tensor o3 = make_tensor(DType::F32, out.data, hd_, nh_, n);
     be_.attention(q3, k, v, mask, scale, o3);
-    linear_residual(a.o_w, a.o_b, out, h, x);
+    if (fused) be_.mul_mat_add(a.o_w, out, x, x);
+    else linear_residual(a.o_w, a.o_b, out, h, x);
 }
 
 void Runtime::mlp(const Block& b, Tensor& x, Tensor& h, Tensor& f) {
     be_.layer_norm(x, &b.mlp_ln_w, &b.mlp_ln_b, 1e-5f, h);
+    const int64_t n = x.nrows();
+    if (be_.fuses_mul_mat_add_gelu(b.fc1_w.type, n) && be_.fuses_mul_mat_add(b.fc2_w.type, n)) {
+        // Decode on a GPU: x += fc2 bias beside fc1, gelu(fc1 h + bias) in one step, then fc2 + x.
+        be_.add(x, b.fc2_b, x);
+        be_.mul_mat_add_gelu(b.fc1_w, h, b.fc1_b, f);
+        be_.mul_mat_add(b.fc2_w, f, x, x);
+        return;
+    }
     linear(b.fc1_w, &b.fc1_b, h, f);
     be_.gelu_erf(f, f);
     linear_residual(b.fc2_w, b.fc2_b, f, h, x);

@@ -108,16 +108,18 @@ TEST_P(VulkanOps, MulMatEveryType) {
 }
 
 // The decode kernel with the residual add fused: y = W x + add against ref mul_mat + add, for
-// every type, add separate and aliasing y, short and long rows.
+// every type, add separate and aliasing y, short and long rows; with gelu: y = gelu_erf(W x + add).
 TEST_P(VulkanOps, MulMatAdd) {
     NEED_BACKEND(be, GetParam());
     for (DType t : kTypes) {
         ASSERT_TRUE(be->fuses_mul_mat_add(t, 1)) << dtype_name(t);
         EXPECT_FALSE(be->fuses_mul_mat_add(t, 2));
+        ASSERT_TRUE(be->fuses_mul_mat_add_gelu(t, 1)) << dtype_name(t);
         const int64_t blk = dtype_info(t).block;
         for (int64_t k : {blk == 1 ? int64_t(37) : blk * 3, blk == 1 ? int64_t(1001) : blk * 19}) {
-            for (bool alias : {false, true}) {
-                SCOPED_TRACE(strf("%s k=%lld alias=%d", dtype_name(t), (long long)k, alias));
+            for (int mode = 0; mode < 3; ++mode) {
+                const bool alias = mode == 1, gelu = mode == 2;
+                SCOPED_TRACE(strf("%s k=%lld alias=%d gelu=%d", dtype_name(t), (long long)k, alias, gelu));
                 Owned w(t, k, 13), x(DType::F32, k), a(DType::F32, 13), y(DType::F32, 13); // 13: not a multiple of the rows per workgroup
                 fill_weights(w, 27);
                 x.fill(28, -2.0f, 2.0f);
@@ -125,8 +127,10 @@ TEST_P(VulkanOps, MulMatAdd) {
                 Owned want(y);
                 ref::mul_mat(w.t, x.t, want.t);
                 ref::add(want.t, a.t, want.t);
+                if (gelu) ref::gelu_erf(want.t, want.t);
                 Dev dw(be, w), dx(be, x), da(be, a), dy(be, y);
-                be->mul_mat_add(dw.t, dx.t, da.t, alias ? da.t : dy.t);
+                if (gelu) be->mul_mat_add_gelu(dw.t, dx.t, da.t, dy.t);
+                else be->mul_mat_add(dw.t, dx.t, da.t, alias ? da.t : dy.t);
                 ASSERT_TRUE(be->sync().ok());
                 const std::vector<float> got = (alias ? da.get(a) : dy.get(y)).f32(), wv = want.f32();
                 EXPECT_LE(test::nmse(got.data(), wv.data(), int64_t(got.size())), 1e-10);

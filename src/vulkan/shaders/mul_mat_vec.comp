@@ -355,6 +355,9 @@ float finish(float dot_r, uint r) {
 #ifdef ADD
     dot_r += uintBitsToFloat(adata[(pc.a_bias >> 2) + r]);
 #endif
+#ifdef GELU_ERF
+    dot_r = gelu_erf(dot_r); // whisper's fc1: gelu(W x + bias) in one step
+#endif
     return dot_r;
 }
 

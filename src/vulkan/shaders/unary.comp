@@ -26,15 +26,7 @@ void main() {
 #if defined(OP_SILU)
     const float o = v / (1.0 + exp(-v));
 #elif defined(OP_GELU_ERF)
-    // 0.5 v (1 + erf(v / sqrt 2)) through erfc(|z|), z = v / sqrt 2, by the Chebyshev-fitted formula
-    // of Press et al. (Numerical Recipes, erfcc: relative error < 1.2e-7 for every z >= 0):
-    // v < 0: 0.5 v erfc(|z|) keeps its relative accuracy where the result is tiny; v >= 0: v (1 - erfc/2).
-    const float z = abs(v) * 0.70710678118654752;
-    const float t = 1.0 / (1.0 + 0.5 * z);
-    const float poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-                       t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-    const float ec = t * exp(poly - z * z);
-    const float o = v < 0.0 ? 0.5 * v * ec : v * (1.0 - 0.5 * ec);
+    const float o = gelu_erf(v); // lib/common.glsl
 #else
     // 0.5 v (1 + tanh(k (v + 0.044715 v^3))), tanh written via exp so large |u| saturates cleanly.
     const float u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
