@@ -14,6 +14,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +30,8 @@ struct Run {
     double seconds = 0;
     long tokens = 0;
     int failed = 0;
+    uint64_t steps = 0;                 // decode steps of the scheduler
+    double decode_ms = 0, sample_ms = 0; // the scheduler's time in decode and in sampling, in all
 };
 
 // The CPU loader of the tests, or the model on a Vulkan device (all layers there; the CPU backend
@@ -105,7 +108,11 @@ Run bench(const std::string& model, const std::string& device, int slots, int cl
     for (auto& t : th) t.join();
     r.seconds = now_s() - t0;
     auto e = (*srv)->models().acquire("m");
-    r.tokens = long((*e)->sched->metrics().tokens_generated);
+    const server::SchedulerMetrics m = (*e)->sched->metrics();
+    r.tokens = long(m.tokens_generated);
+    r.steps = m.steps;
+    r.decode_ms = m.decode_ms;
+    r.sample_ms = m.sample_ms;
     for (long g : got)
         if (g < 0) ++r.failed;
     return r;
@@ -158,8 +165,12 @@ int main(int argc, char** argv) {
         const Run r = bench(model, device, s, clients, tokens, threads, int64_t(slots) * (tokens + 64));
         const double rate = double(r.tokens) / r.seconds;
         if (i == 0) first_rate = rate;
-        std::printf("%s{\"slots\":%d,\"seconds\":%.3f,\"tokens\":%ld,\"tok_per_s\":%.1f,\"vs_first\":%.2f,\"failed\":%d}", i ? "," : "", s, r.seconds,
-                    r.tokens, rate, rate / first_rate, r.failed);
+        // Per decode step (prompt steps included): the scheduler's decode and sampling time.
+        const double steps = double(std::max<uint64_t>(1, r.steps));
+        std::printf("%s{\"slots\":%d,\"seconds\":%.3f,\"tokens\":%ld,\"tok_per_s\":%.1f,\"vs_first\":%.2f,\"failed\":%d,\"steps\":%llu,"
+                    "\"decode_ms_per_step\":%.2f,\"sample_ms_per_step\":%.2f}",
+                    i ? "," : "", s, r.seconds, r.tokens, rate, rate / first_rate, r.failed, (unsigned long long)r.steps, r.decode_ms / steps,
+                    r.sample_ms / steps);
         std::fflush(stdout);
     }
     std::printf("]}\n");

@@ -6,6 +6,10 @@
 #include <unordered_map>
 #include <utility>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace vkai::llm {
 
 Sampler::Sampler(const SamplerParams& p) : p_(p) {
@@ -61,14 +65,26 @@ void Sampler::top_raw(const float* logits, int64_t n_vocab, size_t m) {
         std::push_heap(cands_.begin(), cands_.end(), worse_first);
     }
     float thr = cands_.empty() ? 0.0f : cands_.front().logit;
-    for (; i < n_vocab; ++i) {
+    auto visit = [&](int64_t j) {
         // Later ids lose ties, so only a strictly greater logit can enter.
-        if (!(logits[i] > thr)) continue;
+        if (!(logits[j] > thr)) return;
         std::pop_heap(cands_.begin(), cands_.end(), worse_first);
-        cands_.back() = {int32_t(i), logits[i], 0.0f};
+        cands_.back() = {int32_t(j), logits[j], 0.0f};
         std::push_heap(cands_.begin(), cands_.end(), worse_first);
         thr = cands_.front().logit;
+    };
+#ifdef __SSE2__
+    // 16 logits per test: after the first few thousand almost no block holds one above the
+    // threshold (a NaN compares false either way, as in visit).
+    for (; i + 16 <= n_vocab; i += 16) {
+        const __m128 t = _mm_set1_ps(thr);
+        const __m128 g = _mm_or_ps(_mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(logits + i), t), _mm_cmpgt_ps(_mm_loadu_ps(logits + i + 4), t)),
+                                   _mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(logits + i + 8), t), _mm_cmpgt_ps(_mm_loadu_ps(logits + i + 12), t)));
+        if (_mm_movemask_ps(g) == 0) continue;
+        for (int64_t j = i; j < i + 16; ++j) visit(j);
     }
+#endif
+    for (; i < n_vocab; ++i) visit(i);
     std::sort_heap(cands_.begin(), cands_.end(), worse_first);
 }
 

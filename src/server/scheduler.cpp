@@ -129,6 +129,8 @@ SchedulerMetrics Scheduler::metrics() const {
     m.tokens_prompt = tokens_prompt_;
     m.tokens_generated = tokens_generated_;
     m.steps = steps_;
+    m.decode_ms = decode_ms_;
+    m.sample_ms = sample_ms_;
     return m;
 }
 
@@ -245,7 +247,9 @@ bool Scheduler::step() {
     rr_ = (rr_ + 1) % ns;
     if (batch.size() == 0) return false;
 
+    const double t0 = now_s();
     Status st = ctx_.decode(batch);
+    const double t1 = now_s();
     if (!st.ok()) {
         VKAI_LOG_ERROR("server: decode of %lld tokens failed: %s", (long long)batch.size(), st.message().c_str());
         for (Slot* s : in_batch) finish_slot(*s, "error", st);
@@ -254,6 +258,7 @@ bool Scheduler::step() {
     {
         std::lock_guard lk(mu_);
         ++steps_;
+        decode_ms_ += (t1 - t0) * 1e3;
     }
     for (Slot* s : in_batch) {
         s->cache.insert(s->cache.end(), s->added.begin(), s->added.end());
@@ -268,6 +273,9 @@ bool Scheduler::step() {
         }
         sample_slot(*s, s->logits_index);
     }
+    const double t2 = now_s();
+    std::lock_guard lk(mu_);
+    sample_ms_ += (t2 - t1) * 1e3;
     return true;
 }
 
