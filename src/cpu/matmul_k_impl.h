@@ -1,6 +1,7 @@
 // Dot kernels for the 256-element super-block types (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS) against
 // x as block_q8_K, compiled once per ISA: matmul_avx2_k.cpp (AVX2) and the VNNI files, where the
-// int16 scale multiply-add (madd + add) is one vpdpwssd; both give the same bits. Sub-block scales
+// int16 scale multiply-add (madd + add) is one vpdpwssd, and Q4_K, Q5_K and Q6_K sum w * x with
+// vpdpbusd before the scales (mac2; other bits than AVX2, the same for every column count). Sub-block scales
 // are applied in int32 (madd with int16 scales), so a super-block costs one int->float conversion
 // per column; offsets and mins use x's sums of 16.
 #pragma once
@@ -60,6 +61,18 @@ inline __m256i mac(__m256i acc, __m256i q_u8, const int8_t* x, __m256i s) {
     return madd_acc<kDp>(acc, _mm256_maddubs_epi16(q_u8, load256(x)), s);
 }
 
+#ifdef VKAI_VNNI_DPBUSD
+// VNNI: w * x of two 32-element chunks (q_u8 unsigned, at most 63) as vpdpbusd sums of 4 (at most
+// 4 * 63 * 127 < 2^15, so they pack to int16 exactly), then one vpdpwssd applies the int16 scales in
+// s to each pair of packed sums: 3 multiply instructions per 64 elements instead of 4 (maddubs,
+// madd) x 2. The packed int16 of a 128-bit half are [a0..a3, b0..b3] (a, b: the chunks' sums).
+inline __m256i mac2(__m256i acc, __m256i qa, const int8_t* xa, __m256i qb, const int8_t* xb, __m256i s) {
+    const __m256i z = _mm256_setzero_si256();
+    const __m256i ta = VKAI_VNNI_DPBUSD(z, qa, load256(xa)), tb = VKAI_VNNI_DPBUSD(z, qb, load256(xb));
+    return madd_acc(acc, _mm256_packs_epi32(ta, tb), s);
+}
+#endif
+
 template <int NC>
 inline void zero(__m256i* v) {
     for (int c = 0; c < NC; ++c) v[c] = _mm256_setzero_si256();
@@ -92,13 +105,24 @@ struct DotQ45K {
             for (int j = 0; j < 4; ++j) {
                 __m256i qlo, qhi;
                 q45k_pair<kFive>(B, j, hv, qlo, qhi);
+#ifdef VKAI_VNNI_DPBUSD
+                // Sub-blocks 2j and 2j + 1: int16 scale of 2j four times, then of 2j + 1, per half.
+                const char a = char(4 * j), b2 = char(4 * j + 2);
+                const __m256i sp = _mm256_shuffle_epi8(scales, _mm256_setr_epi8(a, char(a + 1), a, char(a + 1), a, char(a + 1), a, char(a + 1), b2,
+                                                                                 char(b2 + 1), b2, char(b2 + 1), b2, char(b2 + 1), b2, char(b2 + 1), a,
+                                                                                 char(a + 1), a, char(a + 1), a, char(a + 1), a, char(a + 1), b2, char(b2 + 1),
+                                                                                 b2, char(b2 + 1), b2, char(b2 + 1), b2, char(b2 + 1)));
+                for (int c = 0; c < NC; ++c) {
+                    const int8_t* xq = x[c][b].qs + 64 * j;
+                    isum[c] = mac2(isum[c], qlo, xq, qhi, xq + 32, sp);
+                }
+#else
                 const __m256i slo = bcast16(scales, 2 * j), shi = bcast16(scales, 2 * j + 1);
                 for (int c = 0; c < NC; ++c) {
                     const int8_t* xq = x[c][b].qs + 64 * j;
-                    // 8 columns: madd + add measured faster than vpdpwssd here (Zen 4: Q4_K
-                    // 204 vs 211-230 us on L2 rows); fewer columns: vpdpwssd (4: 122 -> 88 us).
-                    isum[c] = mac<(NC < 8)>(mac<(NC < 8)>(isum[c], qlo, xq, slo), qhi, xq + 32, shi);
+                    isum[c] = mac(mac(isum[c], qlo, xq, slo), qhi, xq + 32, shi);
                 }
+#endif
             }
             const __m256 d = _mm256_set1_ps(half_to_float(B.d)), dmin = _mm256_set1_ps(half_to_float(B.dmin));
             for (int c = 0; c < NC; ++c) {
@@ -132,10 +156,27 @@ struct DotQ6K {
             for (int h = 0; h < 2; ++h) {
                 __m256i q[4];
                 q6k_half(B, h, q);
+#ifdef VKAI_VNNI_DPBUSD
+                // Chunks 2p and 2p + 1 (sub-blocks 8h + 4p .. 8h + 4p + 3 of 16): the low halves
+                // hold sub-blocks 4p and 4p + 2 (local to half h of the scales), the high halves
+                // 4p + 1 and 4p + 3.
+                for (int p = 0; p < 2; ++p) {
+                    const char a = char(8 * p), b2 = char(8 * p + 4), a1 = char(8 * p + 2), b3 = char(8 * p + 6);
+                    const __m256i sp = _mm256_shuffle_epi8(
+                        scales.half[h], _mm256_setr_epi8(a, char(a + 1), a, char(a + 1), a, char(a + 1), a, char(a + 1), b2, char(b2 + 1), b2, char(b2 + 1),
+                                                         b2, char(b2 + 1), b2, char(b2 + 1), a1, char(a1 + 1), a1, char(a1 + 1), a1, char(a1 + 1), a1,
+                                                         char(a1 + 1), b3, char(b3 + 1), b3, char(b3 + 1), b3, char(b3 + 1), b3, char(b3 + 1)));
+                    for (int c = 0; c < NC; ++c) {
+                        const int8_t* xq = x[c][b].qs + 128 * h + 64 * p;
+                        isum[c] = mac2(isum[c], q[2 * p], xq, q[2 * p + 1], xq + 32, sp);
+                    }
+                }
+#else
                 for (int g = 0; g < 4; ++g) {
                     const __m256i s = scales.pair(4 * h + g);
                     for (int c = 0; c < NC; ++c) isum[c] = mac(isum[c], q[g], x[c][b].qs + 128 * h + 32 * g, s);
                 }
+#endif
             }
             // The -32 offset: sum over groups of sc * 32 * (sum of x in the group).
             const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
