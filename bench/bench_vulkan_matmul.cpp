@@ -5,6 +5,7 @@
 // VKAI_VK_BASELINE=1 measures the baseline path; VKAI_VK_CM picks a tensor-core variant (vk_ops.cpp).
 //   vkai-bench-vulkan-matmul [--device N] [--iters N] [--json]
 #include "base/status.h"
+#include "bench_weights.h"
 #include "tensor/quant.h"
 #include "tensor/tensor.h"
 #include "vulkan/vk_flops.h"
@@ -59,17 +60,8 @@ int run(int argc, char** argv) {
     std::mt19937 rng(1);
     std::normal_distribution<float> nd(0.f, 1.f);
     for (const Case& c : cases) {
-        const uint64_t rb = *row_bytes(c.type, uint64_t(c.k)), wbytes = rb * uint64_t(c.m);
-        std::vector<uint8_t> host(wbytes);
-        std::vector<float> row(size_t(c.k));
-        for (int64_t r = 0; r < c.m; ++r) {
-            if (r < 64) {
-                for (float& v : row) v = nd(rng);
-                quantize_row(c.type, row.data(), host.data() + uint64_t(r) * rb, c.k);
-            } else {
-                std::memcpy(host.data() + uint64_t(r) * rb, host.data() + uint64_t(r % 64) * rb, rb);
-            }
-        }
+        const std::vector<uint8_t> host = bench::random_weights(c.type, c.k, c.m, rng);
+        const uint64_t wbytes = host.size();
         std::vector<float> xv(size_t(c.k * c.n));
         for (float& v : xv) v = nd(rng) * 0.1f;
         auto w = be.alloc(wbytes, "w");
