@@ -131,6 +131,8 @@ SchedulerMetrics Scheduler::metrics() const {
     m.steps = steps_;
     m.decode_ms = decode_ms_;
     m.sample_ms = sample_ms_;
+    m.gen_decode_ms = gen_decode_ms_;
+    m.gen_steps = gen_steps_;
     return m;
 }
 
@@ -259,6 +261,10 @@ bool Scheduler::step() {
         std::lock_guard lk(mu_);
         ++steps_;
         decode_ms_ += (t1 - t0) * 1e3;
+        if (batch.size() == n_logits && int64_t(in_batch.size()) == n_logits) {
+            ++gen_steps_;
+            gen_decode_ms_ += (t1 - t0) * 1e3;
+        }
     }
     for (Slot* s : in_batch) {
         s->cache.insert(s->cache.end(), s->added.begin(), s->added.end());

@@ -84,8 +84,10 @@ private:
 struct SchedulerMetrics {
     int slots_total = 0, slots_busy = 0, queue_len = 0;
     uint64_t jobs_done = 0, tokens_prompt = 0, tokens_generated = 0, steps = 0;
-    // Worker time since load: in Context::decode, and in sampling + streaming the sampled tokens.
-    double decode_ms = 0, sample_ms = 0;
+    // Worker time since load: in Context::decode, and in sampling + streaming the sampled tokens;
+    // gen_*: the steps that held no prompt token (one token per generating slot).
+    double decode_ms = 0, sample_ms = 0, gen_decode_ms = 0;
+    uint64_t gen_steps = 0;
 };
 
 class Scheduler {
@@ -124,7 +126,8 @@ private:
     std::atomic<bool> draining_{false};
     int busy_ = 0;
     uint64_t jobs_done_ = 0, tokens_prompt_ = 0, tokens_generated_ = 0, steps_ = 0;
-    double decode_ms_ = 0, sample_ms_ = 0;
+    double decode_ms_ = 0, sample_ms_ = 0, gen_decode_ms_ = 0;
+    uint64_t gen_steps_ = 0;
     size_t rr_ = 0; // round-robin start for prompt chunks
     std::thread worker_;
 };
