@@ -95,8 +95,9 @@ Status VulkanBackendImpl::prepare_pipelines() {
     // mul_mat_cm.comp: 20 KiB of f16 tiles (32-k steps) + 4 KiB of scratch; the device enables coopmat only with
     // fp16 math, the memory model and 32-lane subgroups (vk_device.cpp).
     has_cm_ = has_tiled_ && dev_->enabled().coopmat_nv_f16 && dev_->info().max_shared_bytes >= 24576;
-    // Variants of mul_mat_cm.comp for measuring on the device (VKAI_VK_CM=cm|cmu|cmp): cm as first
-    // written, cmu with every fixed loop unrolled, cmp unrolled + the next step prefetched.
+    // Tensor-core variants (VKAI_VK_CM=cm|cmu|cmp): cm = mul_mat_cm.comp (the default, checked on the
+    // H100); cmu / cmp = mul_mat_cm_next.comp with every fixed loop unrolled (+ the next step
+    // prefetched), candidates not yet run on a GPU.
     const char* cmv = std::getenv("VKAI_VK_CM");
     cm_name_ = std::string("mul_mat_") + (cmv && (!std::strcmp(cmv, "cm") || !std::strcmp(cmv, "cmu") || !std::strcmp(cmv, "cmp")) ? cmv : "cm") + "_";
     const char* sg = use_subgroup_ops() ? "_sg" : "";
