@@ -59,9 +59,11 @@ void scale_add(float* acc, float a, const void* v, bool f16, float b, int64_t n)
 //   m    = max_c s[c];  p[c] = exp(s[c] - m) (0 where masked);
 //   l    = p[0] + p[1] + ... and o[d] = fma(p[c], v[c][d], o[d]) for c in order, from +0;
 //   out  = o / l.
-// A masked cell adds an exact zero to l and to o, so a row's result depends on the values of the
-// cells it sees and their order only: not on where they sit in the cache (a sequence alone or
-// beside another in one batch), not on the other rows of the call, not on the threads.
+// Each row goes over the cells it sees only (per 128-cell block: its range, or the list of its
+// visible cells where the range has holes, as when batched sequences' cells interleave); a masked
+// cell would add an exact zero to l and to o, so a row's result depends on the values of the cells
+// it sees and their order only: not on where they sit in the cache (a sequence alone or beside
+// another in one batch), not on the other rows of the call, not on the threads.
 
 inline float fma1(float a, float b, float c) { return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c))); }
 
@@ -84,9 +86,9 @@ inline float hmax(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// Raw dots of R query rows with C (<= 4) cells: s[r * ss + c].
+// Raw dots of R query rows with C (<= 4) cells: s[r][c0 + c].
 template <int R, int C>
-inline void dot_tile(const float* const* q, const float* const* kc, int64_t hd, float* s, size_t ss) {
+inline void dot_tile(const float* const* q, const float* const* kc, int64_t hd, float* const* s, int c0) {
     __m256 acc[R][4];
     for (int r = 0; r < R; ++r)
         for (int c = 0; c < 4; ++c) acc[r][c] = _mm256_setzero_ps();
@@ -104,19 +106,19 @@ inline void dot_tile(const float* const* q, const float* const* kc, int64_t hd, 
         _mm_store_ps(o, hsum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
         for (int c = 0; c < C; ++c) {
             for (int64_t t = d; t < hd; ++t) o[c] = fma1(q[r][t], kc[c][t], o[c]);
-            s[size_t(r) * ss + size_t(c)] = o[c];
+            s[r][c0 + c] = o[c];
         }
     }
 }
 
 template <int R>
-inline void dot_rows(const float* const* q, const float* const* kc, int nc, int64_t hd, float* s, size_t ss) {
+inline void dot_rows(const float* const* q, const float* const* kc, int nc, int64_t hd, float* const* s) {
     int c = 0;
-    for (; c + 4 <= nc; c += 4) dot_tile<R, 4>(q, kc + c, hd, s + c, ss);
+    for (; c + 4 <= nc; c += 4) dot_tile<R, 4>(q, kc + c, hd, s, c);
     switch (nc - c) {
-    case 3: dot_tile<R, 3>(q, kc + c, hd, s + c, ss); break;
-    case 2: dot_tile<R, 2>(q, kc + c, hd, s + c, ss); break;
-    case 1: dot_tile<R, 1>(q, kc + c, hd, s + c, ss); break;
+    case 3: dot_tile<R, 3>(q, kc + c, hd, s, c); break;
+    case 2: dot_tile<R, 2>(q, kc + c, hd, s, c); break;
+    case 1: dot_tile<R, 1>(q, kc + c, hd, s, c); break;
     default: break;
     }
 }
@@ -124,57 +126,57 @@ inline void dot_rows(const float* const* q, const float* const* kc, int nc, int6
 // o[r][d] = fma(p[r][c], v[c][d], o[r][d]) for every cell c in order, R rows at once. A cell
 // whose p is 0 in all R rows is skipped (its V row may be unwritten cache memory); where only
 // some rows have p == 0 the fma adds an exact zero, which leaves those rows' sums unchanged.
-// l[r] += p[r][c] in the same cell order, in the first pass over the cells.
+// *l[r] += p[r][c] in the same cell order, in the first pass over the cells.
 template <int R>
-inline void pv_rows(const float* p, size_t ps, const float* const* vc, int nc, int64_t hd, float* o, size_t os, float* l) {
+inline void pv_rows(const float* const* p, const float* const* vc, int nc, int64_t hd, float* const* o, float* const* l) {
     int64_t d0 = 0;
     for (; d0 + 32 <= hd; d0 += 32) {
         const bool sum = d0 == 0;
         __m256 acc[R][4];
         for (int r = 0; r < R; ++r)
-            for (int j = 0; j < 4; ++j) acc[r][j] = _mm256_loadu_ps(o + size_t(r) * os + size_t(d0) + 8 * j);
+            for (int j = 0; j < 4; ++j) acc[r][j] = _mm256_loadu_ps(o[r] + d0 + 8 * j);
         for (int c = 0; c < nc; ++c) {
             bool any = false;
-            for (int r = 0; r < R; ++r) any |= p[size_t(r) * ps + size_t(c)] != 0.0f;
+            for (int r = 0; r < R; ++r) any |= p[r][c] != 0.0f;
             if (!any) continue;
             if (sum)
-                for (int r = 0; r < R; ++r) l[r] += p[size_t(r) * ps + size_t(c)];
+                for (int r = 0; r < R; ++r) *l[r] += p[r][c];
             __m256 pb[R];
-            for (int r = 0; r < R; ++r) pb[r] = _mm256_broadcast_ss(p + size_t(r) * ps + size_t(c));
+            for (int r = 0; r < R; ++r) pb[r] = _mm256_broadcast_ss(p[r] + c);
             for (int j = 0; j < 4; ++j) {
                 const __m256 vv = _mm256_loadu_ps(vc[c] + d0 + 8 * j);
                 for (int r = 0; r < R; ++r) acc[r][j] = _mm256_fmadd_ps(pb[r], vv, acc[r][j]);
             }
         }
         for (int r = 0; r < R; ++r)
-            for (int j = 0; j < 4; ++j) _mm256_storeu_ps(o + size_t(r) * os + size_t(d0) + 8 * j, acc[r][j]);
+            for (int j = 0; j < 4; ++j) _mm256_storeu_ps(o[r] + d0 + 8 * j, acc[r][j]);
     }
     for (; d0 + 8 <= hd; d0 += 8) {
         const bool sum = d0 == 0;
         __m256 acc[R];
-        for (int r = 0; r < R; ++r) acc[r] = _mm256_loadu_ps(o + size_t(r) * os + size_t(d0));
+        for (int r = 0; r < R; ++r) acc[r] = _mm256_loadu_ps(o[r] + d0);
         for (int c = 0; c < nc; ++c) {
             bool any = false;
-            for (int r = 0; r < R; ++r) any |= p[size_t(r) * ps + size_t(c)] != 0.0f;
+            for (int r = 0; r < R; ++r) any |= p[r][c] != 0.0f;
             if (!any) continue;
             if (sum)
-                for (int r = 0; r < R; ++r) l[r] += p[size_t(r) * ps + size_t(c)];
+                for (int r = 0; r < R; ++r) *l[r] += p[r][c];
             const __m256 vv = _mm256_loadu_ps(vc[c] + d0);
-            for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + size_t(r) * ps + size_t(c)), vv, acc[r]);
+            for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(p[r] + c), vv, acc[r]);
         }
-        for (int r = 0; r < R; ++r) _mm256_storeu_ps(o + size_t(r) * os + size_t(d0), acc[r]);
+        for (int r = 0; r < R; ++r) _mm256_storeu_ps(o[r] + d0, acc[r]);
     }
     for (; d0 < hd; ++d0) {
         const bool sum = d0 == 0;
         for (int c = 0; c < nc; ++c) {
             bool any = false;
-            for (int r = 0; r < R; ++r) any |= p[size_t(r) * ps + size_t(c)] != 0.0f;
+            for (int r = 0; r < R; ++r) any |= p[r][c] != 0.0f;
             if (!any) continue;
             if (sum)
-                for (int r = 0; r < R; ++r) l[r] += p[size_t(r) * ps + size_t(c)];
+                for (int r = 0; r < R; ++r) *l[r] += p[r][c];
             for (int r = 0; r < R; ++r) {
-                float& od = o[size_t(r) * os + size_t(d0)];
-                od = fma1(p[size_t(r) * ps + size_t(c)], vc[c][d0], od);
+                float& od = o[r][d0];
+                od = fma1(p[r][c], vc[c][d0], od);
             }
         }
     }
@@ -227,68 +229,159 @@ void avx2_attention_rows(const AttnRowsArgs& a) {
     constexpr int CB = kAttnCellBlock;
     const int R = a.nrows;
     const int64_t hd = a.hd, n = a.n_cells;
+    const int64_t nb = (n + CB - 1) / CB;
     const size_t ls = attn_row_stride(n);
     float* S = a.scratch;                      // R x ls: scores, then p
     float* O = S + size_t(R) * ls;             // R x hd
     float* L = O + size_t(R) * size_t(hd);     // R
     float* M = L + kAttnRowBlock;              // R
     float* Kf = M + kAttnRowBlock;             // CB x hd (f16 K or V converted)
+    float* RG = Kf + size_t(CB) * size_t(hd);  // R x nb x 3: each row's lo, hi, count in each block
     for (int r = 0; r < R; ++r) {
         M[r] = -__builtin_inff();
         L[r] = 0.0f;
     }
     for (size_t i = 0; i < size_t(R) * size_t(hd); ++i) O[i] = 0.0f;
-    const float* cell[CB];
-    // Whether any row sees a cell of block b (blocks nobody sees are skipped in both passes).
-    auto block_live = [&](int64_t c0, int nc) {
-        for (int r = 0; r < R; ++r) {
-            const float* m = a.mask[r] + c0;
-            for (int c = 0; c < nc; ++c)
-                if (m[c] != -__builtin_inff()) return true;
-        }
-        return false;
-    };
-    auto rows_of = [&](const uint8_t* base, size_t stride, int64_t c0, int nc) {
-        const uint8_t* b = base + size_t(c0) * stride;
-        if (a.f16) to_f32(b, stride, nc, hd, Kf);
-        for (int c = 0; c < nc; ++c) cell[c] = a.f16 ? Kf + size_t(c) * size_t(hd) : reinterpret_cast<const float*>(b + size_t(c) * stride);
-    };
-    // Pass 1: scores and row maxima.
-    for (int64_t c0 = 0; c0 < n; c0 += CB) {
-        const int nc = int(n - c0 < CB ? n - c0 : CB);
-        if (!block_live(c0, nc)) {
-            for (int r = 0; r < R; ++r)
-                for (int c = 0; c < nc; ++c) S[size_t(r) * ls + size_t(c0 + c)] = -__builtin_inff();
+    // Each row's cells in each block: from its first visible one (lo) to its last (hi - 1), count
+    // of them visible. A row computes scores and p V for its visible cells only (a dense range, or
+    // the list of them where the range has holes), in cell order, and keeps their scores packed
+    // from S[c0 + lo]: what it skips is -inf scores and exact zero terms, so its bits are those of
+    // the same sum over all cells, and never depend on the other rows or on the cells' positions.
+    const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
+    for (int r = 0; r < R; ++r) {
+        float* rg = RG + size_t(r) * size_t(nb) * 3;
+        if (r > 0 && a.mask[r] == a.mask[r - 1]) {
+            for (int64_t i = 0; i < 3 * nb; ++i) rg[i] = rg[i - int64_t(nb) * 3];
             continue;
         }
-        rows_of(a.k, a.k_stride, c0, nc);
-        int r = 0;
-        for (; r + 3 <= R; r += 3) dot_rows<3>(a.q + r, cell, nc, hd, S + size_t(r) * ls + size_t(c0), ls);
-        if (R - r == 2) dot_rows<2>(a.q + r, cell, nc, hd, S + size_t(r) * ls + size_t(c0), ls);
-        if (R - r == 1) dot_rows<1>(a.q + r, cell, nc, hd, S + size_t(r) * ls + size_t(c0), ls);
-        for (r = 0; r < R; ++r) {
-            const float mx = scale_mask_max(S + size_t(r) * ls + size_t(c0), a.mask[r] + c0, nc, a.scale);
-            M[r] = mx > M[r] ? mx : M[r];
+        for (int64_t b = 0; b < nb; ++b) {
+            const int64_t c0 = b * CB;
+            const int nc = int(n - c0 < CB ? n - c0 : CB);
+            const float* m = a.mask[r] + c0;
+            int lo = 0, hi = nc, cnt = 0;
+            for (; lo + 8 <= nc; lo += 8)
+                if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(m + lo), ninf, _CMP_NEQ_UQ)) != 0) break;
+            while (lo < nc && m[lo] == -__builtin_inff()) ++lo;
+            if (lo == nc) hi = lo = 0;
+            for (; hi - 8 >= lo; hi -= 8)
+                if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(m + hi - 8), ninf, _CMP_NEQ_UQ)) != 0) break;
+            while (hi > lo && m[hi - 1] == -__builtin_inff()) --hi;
+            int c = lo;
+            for (; c + 8 <= hi; c += 8)
+                cnt += __builtin_popcount(unsigned(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(m + c), ninf, _CMP_NEQ_UQ))));
+            for (; c < hi; ++c) cnt += m[c] != -__builtin_inff();
+            rg[3 * b] = float(lo);
+            rg[3 * b + 1] = float(hi);
+            rg[3 * b + 2] = float(cnt);
         }
     }
-    // p = exp(s - max); rows that see nothing get p = 0 (and output 0).
+    auto rg_of = [&](int r, int64_t b, int j) { return int(RG[(size_t(r) * size_t(nb) + size_t(b)) * 3 + size_t(j)]); };
+    const float* cell[CB];
+    const float* cg[CB]; // a sparse group's visible cells
+    float mg[CB];        // and their mask values
+    // The rows that see cells of block b, in groups of the same cells (the same dense range, or
+    // the same mask row where the range has holes; row order kept in a group), and the union of
+    // the ranges.
+    int grow[kAttnRowBlock], gstart[kAttnRowBlock + 1], ng = 0, ulo = 0, uhi = 0;
+    auto group_block = [&](int64_t b) {
+        bool done[kAttnRowBlock] = {};
+        int k = 0;
+        ng = 0;
+        ulo = CB;
+        uhi = 0;
+        for (int r = 0; r < R; ++r) {
+            const int lo = rg_of(r, b, 0), hi = rg_of(r, b, 1), cnt = rg_of(r, b, 2);
+            if (done[r] || cnt == 0) continue;
+            const bool dense = cnt == hi - lo;
+            ulo = lo < ulo ? lo : ulo;
+            uhi = hi > uhi ? hi : uhi;
+            gstart[ng++] = k;
+            for (int j = r; j < R; ++j)
+                if (!done[j] && rg_of(j, b, 0) == lo && rg_of(j, b, 1) == hi && rg_of(j, b, 2) == cnt && (dense || a.mask[j] == a.mask[r])) {
+                    done[j] = true;
+                    grow[k++] = j;
+                }
+        }
+        gstart[ng] = k;
+    };
+    // The K or V rows of cells [ulo, uhi) of the block at c0 (f16 ones converted).
+    auto rows_of = [&](const uint8_t* base, size_t stride, int64_t c0) {
+        const uint8_t* bp = base + size_t(c0) * stride;
+        if (a.f16) to_f32(bp + size_t(ulo) * stride, stride, uhi - ulo, hd, Kf + size_t(ulo) * size_t(hd));
+        for (int c = ulo; c < uhi; ++c) cell[c] = a.f16 ? Kf + size_t(c) * size_t(hd) : reinterpret_cast<const float*>(bp + size_t(c) * stride);
+    };
+    // A group's visible cells: cell + lo when dense, else gathered into cg (and their mask values
+    // into mg when masks is set).
+    auto cells_of = [&](int r, int64_t b, bool masks) -> const float* const* {
+        const int lo = rg_of(r, b, 0), hi = rg_of(r, b, 1), cnt = rg_of(r, b, 2);
+        if (cnt == hi - lo) return cell + lo;
+        const float* m = a.mask[r] + b * CB;
+        int k = 0;
+        for (int c = lo; c < hi; ++c)
+            if (m[c] != -__builtin_inff()) {
+                if (masks) mg[k] = m[c];
+                cg[k++] = cell[c];
+            }
+        return cg;
+    };
+    // Pass 1: scores and row maxima.
+    for (int64_t b = 0; b < nb; ++b) {
+        const int64_t c0 = b * CB;
+        group_block(b);
+        if (ng == 0) continue;
+        rows_of(a.k, a.k_stride, c0);
+        for (int g = 0; g < ng; ++g) {
+            const int* rows = grow + gstart[g];
+            const int nr = gstart[g + 1] - gstart[g], lo = rg_of(rows[0], b, 0), cnt = rg_of(rows[0], b, 2);
+            const bool dense = cnt == rg_of(rows[0], b, 1) - lo;
+            const float* const* kc = cells_of(rows[0], b, true);
+            const float* qg[kAttnRowBlock];
+            float* sg[kAttnRowBlock];
+            for (int i = 0; i < nr; ++i) {
+                qg[i] = a.q[rows[i]];
+                sg[i] = S + size_t(rows[i]) * ls + size_t(c0 + lo);
+            }
+            int i = 0;
+            for (; i + 3 <= nr; i += 3) dot_rows<3>(qg + i, kc, cnt, hd, sg + i);
+            if (nr - i == 2) dot_rows<2>(qg + i, kc, cnt, hd, sg + i);
+            if (nr - i == 1) dot_rows<1>(qg + i, kc, cnt, hd, sg + i);
+            for (i = 0; i < nr; ++i) {
+                const float mx = scale_mask_max(sg[i], dense ? a.mask[rows[i]] + c0 + lo : mg, cnt, a.scale);
+                M[rows[i]] = mx > M[rows[i]] ? mx : M[rows[i]];
+            }
+        }
+    }
+    // p = exp(s - max) over each row's packed scores (a row that sees nothing has none).
     for (int r = 0; r < R; ++r) {
-        float* s = S + size_t(r) * ls;
-        if (M[r] == -__builtin_inff()) {
-            for (int64_t c = 0; c < n; ++c) s[c] = 0.0f;
-        } else {
-            exp_row(s, n, M[r]);
+        if (M[r] == -__builtin_inff()) continue;
+        for (int64_t b = 0; b < nb; ++b) {
+            const int lo = rg_of(r, b, 0), cnt = rg_of(r, b, 2);
+            if (cnt > 0) exp_row(S + size_t(r) * ls + size_t(b * CB + lo), cnt, M[r]);
         }
     }
     // Pass 2: o = sum of p v, l = sum of p, cell by cell.
-    for (int64_t c0 = 0; c0 < n; c0 += CB) {
-        const int nc = int(n - c0 < CB ? n - c0 : CB);
-        if (!block_live(c0, nc)) continue;
-        rows_of(a.v, a.v_stride, c0, nc);
-        int r = 0;
-        for (; r + 3 <= R; r += 3) pv_rows<3>(S + size_t(r) * ls + size_t(c0), ls, cell, nc, hd, O + size_t(r) * size_t(hd), size_t(hd), L + r);
-        if (R - r == 2) pv_rows<2>(S + size_t(r) * ls + size_t(c0), ls, cell, nc, hd, O + size_t(r) * size_t(hd), size_t(hd), L + r);
-        if (R - r == 1) pv_rows<1>(S + size_t(r) * ls + size_t(c0), ls, cell, nc, hd, O + size_t(r) * size_t(hd), size_t(hd), L + r);
+    for (int64_t b = 0; b < nb; ++b) {
+        const int64_t c0 = b * CB;
+        group_block(b);
+        if (ng == 0) continue;
+        rows_of(a.v, a.v_stride, c0);
+        for (int g = 0; g < ng; ++g) {
+            const int* rows = grow + gstart[g];
+            const int nr = gstart[g + 1] - gstart[g], lo = rg_of(rows[0], b, 0), cnt = rg_of(rows[0], b, 2);
+            const float* const* vc = cells_of(rows[0], b, false);
+            const float* pg[kAttnRowBlock];
+            float* og[kAttnRowBlock];
+            float* lg[kAttnRowBlock];
+            for (int i = 0; i < nr; ++i) {
+                pg[i] = S + size_t(rows[i]) * ls + size_t(c0 + lo);
+                og[i] = O + size_t(rows[i]) * size_t(hd);
+                lg[i] = L + rows[i];
+            }
+            int i = 0;
+            for (; i + 3 <= nr; i += 3) pv_rows<3>(pg + i, vc, cnt, hd, og + i, lg + i);
+            if (nr - i == 2) pv_rows<2>(pg + i, vc, cnt, hd, og + i, lg + i);
+            if (nr - i == 1) pv_rows<1>(pg + i, vc, cnt, hd, og + i, lg + i);
+        }
     }
     for (int r = 0; r < R; ++r) {
         const float inv = L[r] > 0 ? 1.0f / L[r] : 0.0f;

@@ -16,7 +16,8 @@ AttentionKernels avx2_attention_kernels();
 
 // The blocked kernel: nrows query rows (each a query vector of hd floats, its mask row of n_cells
 // and its output row) against the n_cells K/V rows of one KV head, in two passes over the cells
-// (scores and maxima, then p and p V; cells in blocks of kAttnCellBlock). Every row's arithmetic is
+// (scores and maxima, then p and p V; cells in blocks of kAttnCellBlock; each row computes only the
+// cells its mask does not set to -inf). Every row's arithmetic is
 // the same whatever the other rows of the call, the threads, and where in the cache its visible
 // cells sit (attention_avx2.cpp spells it out).
 constexpr int kAttnRowBlock = 24, kAttnCellBlock = 128;
@@ -42,7 +43,8 @@ inline int attn_rows_per_call(int64_t n_cells) {
 }
 inline size_t attn_scratch_floats(int64_t hd, int64_t n_cells) {
     const size_t rows = size_t(attn_rows_per_call(n_cells));
-    return rows * (attn_row_stride(n_cells) + size_t(hd)) + 2 * size_t(kAttnRowBlock) + size_t(kAttnCellBlock) * size_t(hd) + 64;
+    const size_t blocks = size_t(n_cells + kAttnCellBlock - 1) / size_t(kAttnCellBlock);
+    return rows * (attn_row_stride(n_cells) + size_t(hd) + 3 * blocks) + 2 * size_t(kAttnRowBlock) + size_t(kAttnCellBlock) * size_t(hd) + 64;
 }
 void avx2_attention_rows(const AttnRowsArgs& a);
 

@@ -153,4 +153,60 @@ TEST(attention, IndependentOfCellPosition) {
     }
 }
 
+// Continuous batching: one query token per sequence, each sequence in its own range of cells (not
+// aligned to the kernel's 128-cell blocks, some sharing a block, gaps of NaN cells nobody sees).
+// Every query gives the same bits as alone with its sequence's cells at cell 0 (each row of the
+// blocked kernel skips the cells it cannot see; that must not change its arithmetic).
+TEST(attention, SequencesInOneCache) {
+    const int64_t hd = 64, n_head = 14, n_head_kv = 2;
+    const int64_t len[] = {37, 150, 1, 300, 90, 128, 5};
+    const int64_t n_tok = 7, gap = 11;
+    int64_t start[7], n_cells = 0;
+    for (int64_t t = 0; t < n_tok; ++t) {
+        start[t] = n_cells + (t % 2) * gap;
+        n_cells = start[t] + len[t];
+    }
+    for (DType kv : {DType::F32, DType::F16}) {
+        Owned q(DType::F32, hd, n_head, n_tok), k(kv, hd, n_head_kv, n_cells), v(kv, hd, n_head_kv, n_cells);
+        Owned m(DType::F32, n_cells, n_tok), want(DType::F32, hd, n_head, n_tok);
+        q.fill(21, -2.0f, 2.0f);
+        k.fill(22, -2.0f, 2.0f);
+        v.fill(23);
+        const std::vector<float> r = test::random_floats(n_cells, 24, -1.0f, 1.0f);
+        for (int64_t t = 0; t < n_tok; ++t)
+            for (int64_t i = 0; i < n_cells; ++i)
+                m.frow(t)[i] = i >= start[t] && i < start[t] + len[t] && r[size_t(i)] > -0.8f ? 0.3f * r[size_t(i)] : -INFINITY;
+        const Case c{hd, n_head, n_head_kv, n_tok, n_cells, kv, 0};
+        poison_unseen(k, v, m, c);
+        ref::attention(q.t, k.t, v.t, m.t, 0.125f, want.t);
+        for (bool simd : {true, false}) {
+            cpu::force_scalar(!simd);
+            for (int threads : {1, 2}) {
+                ThreadPool pool(threads);
+                Owned all(DType::F32, hd, n_head, n_tok);
+                cpu::attention(q.t, k.t, v.t, m.t, 0.125f, all.t, pool);
+                EXPECT_TRUE(test::close(all.f32(), want.f32(), Tol{2e-6f, 2e-5f})) << dtype_name(kv) << " " << cpu::simd_name();
+                for (int64_t t = 0; t < n_tok; ++t) {
+                    Owned k1(kv, hd, n_head_kv, len[t]), v1(kv, hd, n_head_kv, len[t]), m1(DType::F32, len[t], 1);
+                    for (int64_t i = 0; i < len[t]; ++i) {
+                        for (int64_t h = 0; h < n_head_kv; ++h) {
+                            std::memcpy(k1.row(i * n_head_kv + h), k.row((start[t] + i) * n_head_kv + h), k.row_bytes());
+                            std::memcpy(v1.row(i * n_head_kv + h), v.row((start[t] + i) * n_head_kv + h), v.row_bytes());
+                        }
+                        m1.frow(0)[i] = m.frow(t)[start[t] + i];
+                    }
+                    Tensor q1 = q.t;
+                    q1.data = q.row(t * n_head);
+                    q1.ne[2] = 1;
+                    Owned one(DType::F32, hd, n_head, 1);
+                    cpu::attention(q1, k1.t, v1.t, m1.t, 0.125f, one.t, pool);
+                    EXPECT_EQ(0, std::memcmp(one.bytes.data(), all.row(t * n_head), size_t(hd * n_head) * 4))
+                        << dtype_name(kv) << " " << cpu::simd_name() << " threads " << threads << " sequence " << t;
+                }
+            }
+        }
+        cpu::force_scalar(false);
+    }
+}
+
 } // namespace
