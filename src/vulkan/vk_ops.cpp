@@ -95,11 +95,10 @@ Status VulkanBackendImpl::prepare_pipelines() {
     // mul_mat_cm.comp: 20 KiB of f16 tiles (32-k steps) + 4 KiB of scratch; the device enables coopmat only with
     // fp16 math, the memory model and 32-lane subgroups (vk_device.cpp).
     has_cm_ = has_tiled_ && dev_->enabled().coopmat_nv_f16 && dev_->info().max_shared_bytes >= 24576;
-    // Tensor-core variants (VKAI_VK_CM=cm|cmu|cmp): cm = mul_mat_cm.comp (the default, checked on the
-    // H100); cmu / cmp = mul_mat_cm_next.comp with every fixed loop unrolled (+ the next step
-    // prefetched), candidates not yet run on a GPU.
+    // Tensor-core variants of mul_mat_cm.comp: cm (default) and cmp (VKAI_VK_CM=cmp: the next step
+    // prefetched into registers; mixed results on the H100, docs/perf.md).
     const char* cmv = std::getenv("VKAI_VK_CM");
-    cm_name_ = std::string("mul_mat_") + (cmv && (!std::strcmp(cmv, "cm") || !std::strcmp(cmv, "cmu") || !std::strcmp(cmv, "cmp")) ? cmv : "cm") + "_";
+    cm_name_ = cmv && !std::strcmp(cmv, "cmp") ? "mul_mat_cmp_" : "mul_mat_cm_";
     const char* sg = use_subgroup_ops() ? "_sg" : "";
     std::vector<PipelineSpec> specs;
     for (const char* t : {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"}) {
