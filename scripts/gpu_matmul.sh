@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--pack" ]; then
     BUILD=${BUILD:-build/gpu-mm}
     cmake -S . -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DVKAI_MEDIA=OFF > /dev/null
-    cmake --build $BUILD --target vkai test_vulkan_ops test_llm_golden_vulkan vkai-bench-serve || exit 1
+    cmake --build $BUILD --target vkai test_vulkan_ops test_llm_golden_vulkan vkai-bench-serve vkai-bench-vulkan-matmul || exit 1
     mkdir -p .gpu-mm/lib
-    cp $BUILD/bin/{vkai,test_vulkan_ops,test_llm_golden_vulkan,vkai-bench-serve} .gpu-mm/
+    cp $BUILD/bin/{vkai,test_vulkan_ops,test_llm_golden_vulkan,vkai-bench-serve,vkai-bench-vulkan-matmul} .gpu-mm/
+    strip .gpu-mm/vkai* .gpu-mm/test_* 2> /dev/null
     for l in libcpp-httplib.so.0.11 libbrotlidec.so.1 libbrotlienc.so.1 libbrotlicommon.so.1; do cp -L "/lib/x86_64-linux-gnu/$l" .gpu-mm/lib/; done
     cp -n "${VKAI_DATA:-../shared/data}/vocab/ggml-vocab-llama-spm.gguf" .gpu-mm/
     du -sh .gpu-mm; exit 0
@@ -24,6 +25,8 @@ echo "== op tests (H100)"
 timeout 240 .gpu-mm/test_vulkan_ops --gtest_brief=1 2>&1 | tail -15
 echo "== golden forward tests (H100)"
 timeout 120 .gpu-mm/test_llm_golden_vulkan --gtest_brief=1 2>&1 | tail -15
+echo "== many-column matmul per shape (TFLOP/s), default and prefetching variant; compiled-shader stats"
+for v in cm cmp; do VKAI_VK_CM=$v VKAI_VK_PIPE_STATS=mul_mat_cm timeout 90 .gpu-mm/vkai-bench-vulkan-matmul --iters 10 2>&1 | grep -E "_(q4_k|f16):|TFLOP|ERROR"; done
 if [ -n "${PROFILE:-}" ]; then # where the GPU time goes: prompt (pp512) and decode (32 tokens) of the 7B
     [ -f /tmp/m7.gguf ] || $B synth --preset mistral-7b --type Q4_K_M --vocab $VOCAB -o /tmp/m7.gguf 2>&1 | tail -1
     VKAI_VK_PROFILE=1 timeout 120 $B bench -m /tmp/m7.gguf -p 512 -n 0 -r 1 --device vulkan0 2>&1 | grep -A20 "vulkan profile" | head -20
