@@ -3,6 +3,7 @@
 #include "vulkan/vk_fault.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -68,10 +69,23 @@ bool env_on(const char* name) {
     const char* v = std::getenv(name);
     return v && *v && std::strcmp(v, "0") != 0;
 }
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// Adds the seconds of its scope to `acc` when `on` (VKAI_VK_STATS).
+struct ScopeTimer {
+    double* acc;
+    double t0;
+    ScopeTimer(bool on, double& a) : acc(on ? &a : nullptr), t0(on ? now_s() : 0) {}
+    ~ScopeTimer() {
+        if (acc) *acc += now_s() - t0;
+    }
+};
 } // namespace
 
 Recorder::Recorder(const Device& dev) : dev_(dev), f_(dev.fns()) {
     profile_ = env_on("VKAI_VK_PROFILE") && dev.info().timestamp_valid_bits > 0;
+    stats_ = env_on("VKAI_VK_STATS");
     full_barriers_ = env_on("VKAI_VK_FULL_BARRIERS"); // debugging: a barrier between every two commands
     // Early submits: the first buffer of a pass goes out soon so the GPU starts while the host
     // records the rest. VKAI_VK_SUBMIT_EVERY=0 submits only at sync (the old behaviour).
@@ -92,6 +106,7 @@ Recorder::~Recorder() {
     for (Frame& fr : frames_)
         if (fr.submitted) f_.vkWaitForFences(d, 1, &fr.fence, VK_TRUE, UINT64_MAX);
     if (profile_) print_profile();
+    if (stats_) print_stats();
     if (qpool_) f_.vkDestroyQueryPool(d, qpool_, nullptr);
     if (tpool_) f_.vkDestroyQueryPool(d, tpool_, nullptr);
     for (Frame& fr : frames_) {
@@ -179,7 +194,10 @@ Status Recorder::submit_current() {
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cmd_;
-    VK_TRY(fault_submit() ? VK_ERROR_DEVICE_LOST : f_.vkQueueSubmit(dev_.queue(), 1, &si, fr.fence), "vkQueueSubmit");
+    {
+        ScopeTimer t(stats_, hs_.submit_s);
+        VK_TRY(fault_submit() ? VK_ERROR_DEVICE_LOST : f_.vkQueueSubmit(dev_.queue(), 1, &si, fr.fence), "vkQueueSubmit");
+    }
     fr.submitted = true;
     fr.sets_used = kSetsPerPool - sets_left_;
     ++in_flight_;
@@ -191,7 +209,10 @@ Status Recorder::wait_frame(Frame& fr) {
     if (fr.submitted) {
         fr.submitted = false;
         --in_flight_;
-        VK_TRY(f_.vkWaitForFences(dev_.handle(), 1, &fr.fence, VK_TRUE, UINT64_MAX), "waiting for the GPU");
+        {
+            ScopeTimer t(stats_, hs_.wait_s);
+            VK_TRY(f_.vkWaitForFences(dev_.handle(), 1, &fr.fence, VK_TRUE, UINT64_MAX), "waiting for the GPU");
+        }
         VK_TRY(f_.vkResetFences(dev_.handle(), 1, &fr.fence), "vkResetFences");
         VK_TRY(f_.vkResetCommandBuffer(fr.cmd, 0), "vkResetCommandBuffer");
         if (fr.timed) read_frame_time(fr);
@@ -211,6 +232,8 @@ void Recorder::read_frame_time(Frame& fr) {
     const uint32_t bits = dev_.info().timestamp_valid_bits;
     const uint64_t mask = bits >= 64 ? ~0ull : (1ull << bits) - 1;
     const double dt = double((ts[1] - ts[0]) & mask) * double(dev_.info().timestamp_period) * 1e-9;
+    hs_.gpu_s += dt;
+    ++hs_.frames_timed;
     rates_.calibrate(fr.flop_s, fr.byte_s, fr.fixed_s, dt);
 }
 
@@ -291,6 +314,17 @@ Status Recorder::reserve(uint32_t sets) {
 }
 
 Status Recorder::dispatch(const Pipeline& p, const Binding* b, const void* push, uint32_t gx, uint32_t gy, uint32_t gz, const char* kind) {
+    // Recording time without the submits and waits a dispatch may cause (those count on their own).
+    const double t0 = stats_ ? now_s() : 0, sub0 = hs_.submit_s, wait0 = hs_.wait_s;
+    struct Done {
+        Recorder& r;
+        double t0, sub0, wait0;
+        ~Done() {
+            if (!r.stats_) return;
+            ++r.hs_.dispatches;
+            r.hs_.record_s += now_s() - t0 - (r.hs_.submit_s - sub0) - (r.hs_.wait_s - wait0);
+        }
+    } done{*this, t0, sub0, wait0};
     double bytes = 0; // what the dispatch may touch: its bindings
     for (uint32_t i = 0; i < p.n_bindings; ++i) bytes += double(b[i].range);
     const double flops = pending_flops_;
@@ -373,6 +407,15 @@ void Recorder::read_profile() {
         }
     }
     queries_used_ = 0;
+}
+
+void Recorder::print_stats() const {
+    std::fprintf(stderr,
+                 "vulkan stats (%s): %llu dispatches, %llu submits; host: recording %.3f ms (%.2f us per dispatch), vkQueueSubmit %.3f ms, "
+                 "waiting %.3f ms; GPU: %.3f ms in %llu timed frames\n",
+                 dev_.info().name.c_str(), (unsigned long long)hs_.dispatches, (unsigned long long)submits_, hs_.record_s * 1e3,
+                 hs_.dispatches ? hs_.record_s * 1e6 / double(hs_.dispatches) : 0.0, hs_.submit_s * 1e3, hs_.wait_s * 1e3, hs_.gpu_s * 1e3,
+                 (unsigned long long)hs_.frames_timed);
 }
 
 void Recorder::print_profile() const {

@@ -146,6 +146,17 @@ private:
     uint64_t budget_submits_ = 0;
     VkQueryPool tpool_ = VK_NULL_HANDLE; // two timestamps per frame
 
+    // VKAI_VK_STATS=1: where a pass's wall time goes without changing the submit pattern: host time
+    // recording dispatches, in vkQueueSubmit and waiting on fences; GPU time of the submitted frames
+    // (first to last command of each, from the calibration timestamps).
+    struct HostStats {
+        uint64_t dispatches = 0, frames_timed = 0;
+        double record_s = 0, submit_s = 0, wait_s = 0, gpu_s = 0;
+    };
+    bool stats_ = false;
+    HostStats hs_;
+    void print_stats() const;
+
     // Profiling
     bool profile_ = false;
     VkQueryPool qpool_ = VK_NULL_HANDLE;
