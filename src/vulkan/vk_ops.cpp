@@ -4,7 +4,6 @@
 
 #include "base/check.h"
 #include "tensor/quant.h"
-#include "vulkan/shaders_embedded.h"
 
 #include <algorithm>
 #include <cctype>
@@ -100,8 +99,6 @@ Status VulkanBackendImpl::prepare_pipelines() {
     // prefetched into registers; mixed results on the H100, docs/perf.md).
     const char* cmv = std::getenv("VKAI_VK_CM");
     cm_name_ = cmv && !std::strcmp(cmv, "cmp") ? "mul_mat_cmp_" : "mul_mat_cm_";
-    const char* mv = std::getenv("VKAI_VK_MV");
-    mv_ = mv ? mv : "";
     const char* sg = use_subgroup_ops() ? "_sg" : "";
     std::vector<PipelineSpec> specs;
     for (const char* t : {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"}) {
@@ -212,16 +209,14 @@ void VulkanBackendImpl::mul_mat(const Tensor& w, const Tensor& x, Tensor& y) {
     // Tiles: cooperative matrices where the device has them, else 64 x 64 f32 tiles. (A 128 x 128
     // f32 tile with 8 x 8 per thread ran 10x slower than 64 x 64 on the H100: docs/perf.md.)
     const bool tiled = ncols >= kTiledMinCols && has_tiled_, cm = tiled && has_cm_;
-    int64_t rows1 = kVecRows1;
     const std::string name = cm      ? cm_name_ + lower(dtype_name(w.type))
                              : tiled ? "mul_mat_tiled_" + lower(dtype_name(w.type))
-                             : ncols == 1 ? vec1_name(w.type, "_n1", rows1)
-                                     : "mul_mat_vec_" + lower(dtype_name(w.type)) + (use_subgroup_ops() ? "_sg" : "");
+                                     : "mul_mat_vec_" + lower(dtype_name(w.type)) + (ncols == 1 ? "_n1" : "") + (use_subgroup_ops() ? "_sg" : "");
     const Pipeline* p = pipeline(name, 3, sizeof(MulMatPC));
     if (!p) return;
     rec_->add_flops(mul_mat_flops(w, x)); // the submit budget's estimate (vk_commands.h)
     const int64_t tile = cm ? 128 : 64; // mul_mat_cm.comp BM = BN, mul_mat_tiled.comp TM = TN
-    const int64_t rows_per_group = tiled ? tile : ncols == 1 ? rows1 : kVecRows, cols_per_group = tiled ? tile : kVecCols;
+    const int64_t rows_per_group = tiled ? tile : ncols == 1 ? kVecRows1 : kVecRows, cols_per_group = tiled ? tile : kVecCols;
     const uint64_t wrb = w.nb[1];
     const int64_t rows_chunk = std::max<int64_t>(1, int64_t((max_binding_ - 2 * align_) / wrb));
     const int64_t cols_chunk = std::min<int64_t>(rows_per_chunk({&x, &y}, ncols), 65535 * cols_per_group);
@@ -253,16 +248,6 @@ void VulkanBackendImpl::mul_mat(const Tensor& w, const Tensor& x, Tensor& y) {
                      uint32_t((c1 - c0 + cols_per_group - 1) / cols_per_group), "mul_mat");
         }
     }
-}
-
-std::string VulkanBackendImpl::vec1_name(DType w, const char* variant, int64_t& rows) const {
-    std::string name = "mul_mat_vec_" + lower(dtype_name(w)) + variant + (use_subgroup_ops() ? "_sg" : "");
-    rows = kVecRows1;
-    if (!mv_.empty() && find_shader(name + "_" + mv_)) {
-        name += "_" + mv_;
-        rows = mv_.rfind("r2", 0) == 0 ? 2 : mv_.rfind("r1", 0) == 0 ? 1 : kVecRows1; // the candidate's ROWS1
-    }
-    return name;
 }
 
 bool VulkanBackendImpl::mul_mat_rounds_to_f16(int64_t ncols) const { return has_cm_ && has_tiled_ && ncols >= kTiledMinCols; }
@@ -299,8 +284,8 @@ void VulkanBackendImpl::mul_mat_add_impl(const Tensor& w, const Tensor& x, const
     const uint32_t nb = u ? 5 : 4;
     // _n1_add_gelu (whisper only) is created on first use, not with the backend.
     const char* variant = u ? "_n1_glu_add" : gelu ? "_n1_add_gelu" : "_n1_add";
-    int64_t rows1 = kVecRows1;
-    const Pipeline* p = pipeline(vec1_name(w.type, variant, rows1), nb, u ? sizeof(MulMatGluPC) : sizeof(MulMatAddPC));
+    const Pipeline* p = pipeline("mul_mat_vec_" + lower(dtype_name(w.type)) + variant + (use_subgroup_ops() ? "_sg" : ""), nb,
+                                 u ? sizeof(MulMatGluPC) : sizeof(MulMatAddPC));
     if (!p) return;
     const uint64_t wrb = w.nb[1];
     const int64_t rows_chunk = std::max<int64_t>(1, int64_t((max_binding_ - 2 * align_) / wrb));
@@ -324,7 +309,7 @@ void VulkanBackendImpl::mul_mat_add_impl(const Tensor& w, const Tensor& x, const
         pc.a.mm.n = 1;
         pc.a.mm.w_nb1 = uint32_t(wrb);
         pc.u_shift = uint32_t(int32_t(u_bias / 4) - int32_t(xb / 4)); // biases are < the binding alignment
-        dispatch(p, b, &pc, uint64_t((r1 - r0 + rows1 - 1) / rows1), 1, "mul_mat");
+        dispatch(p, b, &pc, uint64_t((r1 - r0 + kVecRows1 - 1) / kVecRows1), 1, "mul_mat");
     }
 }
 

@@ -96,10 +96,6 @@ private:
     bool has_tiled_ = true;
     bool has_cm_ = false; // mul_mat_cm (cooperative matrices) for many columns
     std::string cm_name_;  // its pipeline prefix: mul_mat_cm_ or a variant (VKAI_VK_CM, vk_ops.cpp)
-    std::string mv_;       // decode matrix-vector candidate (VKAI_VK_MV, vk_ops.cpp); empty = default
-    // The single-column matrix-vector pipeline "mul_mat_vec_<type><variant>[_sg][_<mv_>]" and its
-    // rows per workgroup (the candidate's where one is built for this type, else the default's).
-    std::string vec1_name(DType w, const char* variant, int64_t& rows) const;
     // rope: the (cos, sin) table of the last call, reused while the ring still holds it
     std::vector<int32_t> rope_pos_;
     RopeParams rope_p_;

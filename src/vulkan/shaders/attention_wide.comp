@@ -27,6 +27,7 @@ layout(binding = 4) buffer OB { uint odata[]; };
 #define WG 256u
 #define CH 1024u
 #define PER (CH / WG)    // cells scored per thread per chunk
+#define PV 8u            // cells per p.V step of a thread
 #define MAX_HD 512u
 #define COLS (MAX_HD / 64u) // output columns per thread at most
 
@@ -96,31 +97,47 @@ void main() {
     barrier();
 
     for (uint base = 0u; base < pc.n_cells; base += CH) {
-        float s[PER];
+        // Scores of the thread's PER cells, interleaved (the e loop outside, the cells inside) so
+        // PER K loads are in flight at once. A cell past the end or masked is scored at a clamped
+        // address and then discarded by select (its K may be NaN: never added, only replaced).
+        float s[PER], dd[PER];
+        uint ka[PER];
+        bool live[PER];
         float cmax = NEG_INF;
         [[unroll]] for (uint i = 0u; i < PER; ++i) {
             const uint c = base + tid + WG * i;
-            s[i] = NEG_INF;
-            if (c >= pc.n_cells) continue;
-            const float mv = uintBitsToFloat(mdata[ma + c]);
-            if (isinf(mv) && mv < 0.0) continue; // never read
-            const uint ka = kbase + c * pc.k_nb2;
-            float d = 0.0;
-            if (k16) {
+            const uint cc = min(c, pc.n_cells - 1u);
+            const float mv = uintBitsToFloat(mdata[ma + cc]);
+            live[i] = c < pc.n_cells && !(isinf(mv) && mv < 0.0);
+            s[i] = mv;
+            ka[i] = kbase + cc * pc.k_nb2;
+            dd[i] = 0.0;
+        }
+        if (k16) {
 #ifdef KV_F16
-                for (uint e = 0u; e < pc.hd; e += 8u) {
-                    const uvec4 w = kdata4[(ka + 2u * e) >> 4];
-                    d += dot(vec4(qs[e], qs[e + 1u], qs[e + 2u], qs[e + 3u]), vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y))) +
-                         dot(vec4(qs[e + 4u], qs[e + 5u], qs[e + 6u], qs[e + 7u]), vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w)));
-                }
-#else
-                for (uint e = 0u; e < pc.hd; e += 4u)
-                    d += dot(vec4(qs[e], qs[e + 1u], qs[e + 2u], qs[e + 3u]), uintBitsToFloat(kdata4[(ka + 4u * e) >> 4]));
-#endif
-            } else {
-                for (uint e = 0u; e < pc.hd; ++e) d += qs[e] * ldk(ka + KV_BYTES * e);
+            for (uint e = 0u; e < pc.hd; e += 8u) {
+                const vec4 q0 = vec4(qs[e], qs[e + 1u], qs[e + 2u], qs[e + 3u]), q1 = vec4(qs[e + 4u], qs[e + 5u], qs[e + 6u], qs[e + 7u]);
+                uvec4 w[PER];
+                [[unroll]] for (uint i = 0u; i < PER; ++i) w[i] = kdata4[(ka[i] + 2u * e) >> 4];
+                [[unroll]] for (uint i = 0u; i < PER; ++i)
+                    dd[i] += dot(q0, vec4(unpackHalf2x16(w[i].x), unpackHalf2x16(w[i].y))) + dot(q1, vec4(unpackHalf2x16(w[i].z), unpackHalf2x16(w[i].w)));
             }
-            s[i] = d * pc.scale + mv;
+#else
+            for (uint e = 0u; e < pc.hd; e += 4u) {
+                const vec4 q0 = vec4(qs[e], qs[e + 1u], qs[e + 2u], qs[e + 3u]);
+                vec4 w[PER];
+                [[unroll]] for (uint i = 0u; i < PER; ++i) w[i] = uintBitsToFloat(kdata4[(ka[i] + 4u * e) >> 4]);
+                [[unroll]] for (uint i = 0u; i < PER; ++i) dd[i] += dot(q0, w[i]);
+            }
+#endif
+        } else {
+            for (uint e = 0u; e < pc.hd; ++e) {
+                const float qe = qs[e];
+                [[unroll]] for (uint i = 0u; i < PER; ++i) dd[i] += qe * ldk(ka[i] + KV_BYTES * e);
+            }
+        }
+        [[unroll]] for (uint i = 0u; i < PER; ++i) {
+            s[i] = live[i] ? dd[i] * pc.scale + s[i] : NEG_INF;
             cmax = max(cmax, s[i]);
         }
         const float mnew = max(m, wg_reduce(cmax, true));
@@ -134,14 +151,23 @@ void main() {
         }
         l = l * corr + wg_reduce(psum, false); // its barriers also publish ps
         [[unroll]] for (uint j = 0u; j < COLS; ++j) acc[j] *= corr;
+        // p.V, PV cells per step with their V loads issued together (cells clamped to the chunk;
+        // p == 0, masked cells whose V may be NaN included, adds nothing: a select, not a product).
         const uint n_here = min(CH, pc.n_cells - base);
-        for (uint c = g; c < n_here; c += 4u) {
-            const float p = ps[c];
-            if (p == 0.0) continue; // masked (its V may be NaN) or negligible: adds nothing
-            const uint va = vbase + (base + c) * pc.v_nb2;
+        for (uint c0 = g; c0 < n_here; c0 += 4u * PV) {
+            float p[PV];
+            uint va[PV];
+            [[unroll]] for (uint i = 0u; i < PV; ++i) {
+                const uint c = c0 + 4u * i;
+                p[i] = c < n_here ? ps[c] : 0.0;
+                va[i] = vbase + (base + min(c, n_here - 1u)) * pc.v_nb2;
+            }
             [[unroll]] for (uint j = 0u; j < COLS; ++j) {
                 const uint d = lane + 64u * j;
-                if (d < pc.hd) acc[j] += p * ldv(va + KV_BYTES * d);
+                if (d >= pc.hd) continue;
+                float v[PV];
+                [[unroll]] for (uint i = 0u; i < PV; ++i) v[i] = ldv(va[i] + KV_BYTES * d);
+                [[unroll]] for (uint i = 0u; i < PV; ++i) acc[j] += p[i] != 0.0 ? p[i] * v[i] : 0.0;
             }
         }
         m = mnew;

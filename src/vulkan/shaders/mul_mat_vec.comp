@@ -15,29 +15,20 @@
 #extension GL_KHR_shader_subgroup_basic : enable
 #endif
 
-// Decode-kernel candidates (VKAI_VK_MV, vk_ops.cpp), single-column only: ROWS1 rows and WG_SIZE
-// threads per workgroup; UNROLL_UNITS: two work units per loop step, every load of both issued
-// before their arithmetic (addresses clamped, the extra unit's x zeroed); WIDE_F16: 8 F16 elements
-// per thread and step (one 16-byte load).
-#ifndef WG_SIZE
-#define WG_SIZE 64
-#endif
-#define WG uint(WG_SIZE)
+#define WG 64u
 // Rows per workgroup and columns per pass (gl_WorkGroupID.z selects the column group): keep in
 // sync with kVecRows / kVecCols in vk_ops.cpp. The single-column variant (decode) holds fewer x
-// registers, so it takes more rows.
+// registers, so it takes more rows. (Tried on the H100 for decode: 1 or 2 rows, 32 or 128 threads,
+// two units per step with all loads first; none faster: docs/perf.md, session 5.)
 #ifdef NCOLS_1
-#ifndef ROWS1
-#define ROWS1 4u
-#endif
-#define ROWS ROWS1
+#define ROWS 4u
 #define NCOLS 1u
 #else
 #define ROWS 2u
 #define NCOLS 4u
 #endif
 #define NV (ROWS * NCOLS)
-layout(local_size_x = WG_SIZE) in;
+layout(local_size_x = 64) in;
 
 layout(binding = 0) readonly buffer WB { uint wdata[]; };
 layout(binding = 0) readonly buffer WB4 { uvec4 wdata4[]; }; // the same binding, for 16-byte loads
@@ -380,7 +371,7 @@ void main() {
     barrier();
 #endif
     const uint c0 = gl_WorkGroupID.z * NCOLS;
-#if defined(NCOLS_1) && defined(CONST_NC)
+#ifdef NCOLS_1
     const uint nc = 1u; // a compile-time count: no branches between the loads and sums of a step
 #else
     const uint nc = min(NCOLS, pc.n - c0);
@@ -414,9 +405,9 @@ void main() {
     }
 #elif defined(PLAIN_TYPE) // F16, BF16: one 32-bit word = two elements per step
     uint p0 = tid;
-#if defined(WIDE_F16) && defined(TYPE_F16)
+#if defined(TYPE_F16)
     // 8 elements per thread and step while rows and x allow 16-byte loads (uniform test); the pair
-    // loop below takes the rest.
+    // loop below takes the rest. (H100: the 51866-row whisper head 47 -> 91 % of the bandwidth.)
     const bool wide = ((pc.w_bias | pc.w_nb1) & 15u) == 0u && xal;
     const uint n8 = wide ? pc.k / 8u : 0u;
     for (uint e = tid; e < n8; e += WG) {
@@ -466,29 +457,6 @@ void main() {
     const bool wal = ((pc.w_bias | pc.w_nb1) & 15u) == 0u && (BLOCK_BYTES & 15u) == 0u;
 #endif
     const uint nunits = (pc.k / BLOCK_ELEMS) * UPB;
-#ifdef UNROLL_UNITS
-    for (uint u = tid; u < nunits; u += 2u * WG) {
-        // Units u and u2 (u2 clamped to u when past the end; its x is zero, so it adds nothing).
-        const bool two = u + WG < nunits;
-        const uint u2 = two ? u + WG : u;
-        vec4 xv[NCOLS][8], xw[NCOLS][8];
-        vec2 sx[NCOLS], sw[NCOLS];
-        const uint blk = u / UPB, part = u % UPB, blk2 = u2 / UPB, part2 = u2 % UPB;
-        for (uint c = 0u; c < NCOLS; ++c) {
-            for (uint q = 0u; q < 8u; ++q) {
-                xv[c][q] = ld_x4(xa[c] + blk * BLOCK_ELEMS + unit_xoff(part, q), xal);
-                const vec4 t = ld_x4(xa[c] + blk2 * BLOCK_ELEMS + unit_xoff(part2, q), xal); // unconditional: a select, not a branch
-                xw[c][q] = two ? t : vec4(0.0);
-            }
-            sx[c] = vec2(dot(xv[c][0] + xv[c][1] + xv[c][2] + xv[c][3], vec4(1.0)), dot(xv[c][4] + xv[c][5] + xv[c][6] + xv[c][7], vec4(1.0)));
-            sw[c] = vec2(dot(xw[c][0] + xw[c][1] + xw[c][2] + xw[c][3], vec4(1.0)), dot(xw[c][4] + xw[c][5] + xw[c][6] + xw[c][7], vec4(1.0)));
-        }
-        for (uint r = 0u; r < ROWS; ++r) {
-            unit_dot(wr[r] + blk * BLOCK_BYTES, part, xv, sx, nc, wal, acc[r]);
-            unit_dot(wr[r] + blk2 * BLOCK_BYTES, part2, xw, sw, nc, wal, acc[r]);
-        }
-    }
-#else
     for (uint u = tid; u < nunits; u += WG) {
         const uint blk = u / UPB, part = u % UPB;
         vec4 xv[NCOLS][8];
@@ -504,7 +472,6 @@ void main() {
         }
         for (uint r = 0u; r < ROWS; ++r) unit_dot(wr[r] + blk * BLOCK_BYTES, part, xv, sx, nc, wal, acc[r]);
     }
-#endif
 #else
     const uint ngroups = (pc.k / BLOCK_ELEMS) * GROUPS;
     float v[16];
