@@ -50,7 +50,8 @@ int run(int argc, char** argv) {
     const char* base = std::getenv("VKAI_VK_BASELINE");
     std::printf("device %s, %s path, read bandwidth %.0f GB/s\n", be.name().c_str(), base && *base == '1' ? "baseline" : "best", ceiling);
     const Case cases[] = {{DType::Q4_K, 4096, 4096},  {DType::Q4_K, 4096, 14336}, {DType::Q4_K, 14336, 4096}, {DType::Q6_K, 14336, 4096},
-                          {DType::Q6_K, 4096, 32000}, {DType::Q8_0, 4096, 4096},  {DType::Q8_0, 4096, 14336}, {DType::Q8_0, 14336, 4096}};
+                          {DType::Q6_K, 4096, 32000}, {DType::Q8_0, 4096, 4096},  {DType::Q8_0, 4096, 14336}, {DType::Q8_0, 14336, 4096},
+                          {DType::F16, 1280, 1280},    {DType::F16, 1280, 5120},  {DType::F16, 1280, 51866}};
     std::mt19937 rng(1);
     std::normal_distribution<float> nd(0.f, 1.f);
     for (const Case& c : cases) {
