@@ -50,6 +50,14 @@ bool wide_attention_off() {
     static const bool off = env_off("VKAI_VK_ATTN_WIDE");
     return off;
 }
+// VKAI_VK_ATTN_WIDE_MIN=<cells> moves the wide kernel's threshold (to compare on a GPU).
+int64_t wide_min_cells() {
+    static const int64_t n = [] {
+        const char* e = std::getenv("VKAI_VK_ATTN_WIDE_MIN");
+        return e && *e ? std::max<int64_t>(1, std::strtoll(e, nullptr, 10)) : kWideMinCells;
+    }();
+    return n;
+}
 
 bool same_params(const RopeParams& a, const RopeParams& b) {
     return a.n_rot == b.n_rot && a.mode == b.mode && a.freq_base == b.freq_base && a.freq_scale == b.freq_scale && a.attn_factor == b.attn_factor;
@@ -176,7 +184,7 @@ void VulkanBackendImpl::attention(const Tensor& q, const Tensor& k, const Tensor
                        !tiled_attention_off();
     const std::string tiled_name = std::string(hd == 64 ? "attention_tiled_hd64_" : "attention_tiled_") + (k.type == DType::F16 ? "f16" : "f32");
     // Few queries over many cells (decode): 256 threads and 1024-cell chunks per (head, token).
-    const bool wide = !tiled && n_cells >= kWideMinCells && !wide_attention_off();
+    const bool wide = !tiled && n_cells >= wide_min_cells() && !wide_attention_off();
     const std::string kv = k.type == DType::F16 ? "f16" : "f32";
     const Pipeline* p = tiled  ? pipeline(tiled_name, 5, sizeof(AttnTiledPC))
                         : wide ? pipeline("attention_wide_" + kv + (use_subgroup_ops() ? "_sg" : ""), 5, sizeof(AttnPC))
