@@ -121,8 +121,9 @@ private:
     Status charge(double flops, double bytes);
     void read_frame_time(Frame& fr);
     void read_profile();
-    void barrier_for(const HazardTracker::Range* reads, size_t n_reads, const HazardTracker::Range* writes, size_t n_writes);
-    void barrier();
+    // `copy`: the command about to be recorded is a transfer (else a dispatch).
+    void barrier_for(const HazardTracker::Range* reads, size_t n_reads, const HazardTracker::Range* writes, size_t n_writes, bool copy);
+    void barrier(bool dst_copy);
 
     const Device& dev_;
     const Fns& f_;
@@ -137,6 +138,9 @@ private:
     uint64_t ring_used_ = 0, ring_gen_ = 0;
     bool recording_ = false, full_barriers_ = false;
     HazardTracker hazards_;
+    // A copy is among the commands since the last barrier (its stage joins the barrier's source
+    // stages); VKAI_VK_WIDE_BARRIERS=1: every barrier names both stages on both sides (the old way).
+    bool copy_in_set_ = false, wide_barriers_ = false;
     uint64_t barriers_ = 0, skipped_barriers_ = 0;
     uint64_t submits_ = 0;
 
