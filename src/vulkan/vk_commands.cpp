@@ -87,7 +87,6 @@ Recorder::Recorder(const Device& dev) : dev_(dev), f_(dev.fns()) {
     profile_ = env_on("VKAI_VK_PROFILE") && dev.info().timestamp_valid_bits > 0;
     stats_ = env_on("VKAI_VK_STATS");
     full_barriers_ = env_on("VKAI_VK_FULL_BARRIERS"); // debugging: a barrier between every two commands
-    wide_barriers_ = env_on("VKAI_VK_WIDE_BARRIERS");
     // Early submits: the first buffer of a pass goes out soon so the GPU starts while the host
     // records the rest. VKAI_VK_SUBMIT_EVERY=0 submits only at sync (the old behaviour).
     submit_every_ = kSubmitEvery;
@@ -178,7 +177,7 @@ Status Recorder::begin() {
         f_.vkCmdResetQueryPool(cmd_, tpool_, 2 * cur_, 2);
         f_.vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, tpool_, 2 * cur_);
     }
-    if (in_flight_ == 0) hazards_.clear(), copy_in_set_ = false;
+    if (in_flight_ == 0) hazards_.clear();
     if (profile_) {
         f_.vkCmdResetQueryPool(cmd_, qpool_, 0, kMaxQueries);
         queries_used_ = 0;
@@ -266,33 +265,23 @@ Status Recorder::rotate() {
     return {};
 }
 
-// The barrier itself is one global memory barrier (every write before it visible to every later
-// access): with buffers sub-allocated from a few big blocks, buffer barriers would name the same
-// VkBuffers anyway. What is tracked is *whether* one is needed, and which stages it joins: compute
-// (and transfer only when a copy is among the earlier commands) before the next command's stage,
-// so that a dispatch after dispatches waits for compute work alone.
-void Recorder::barrier(bool dst_copy) {
-    const bool src_copy = copy_in_set_ || wide_barriers_, dst_both = wide_barriers_;
+// The barrier itself is one global memory barrier (every compute/transfer write before every later
+// compute/transfer access): with buffers sub-allocated from a few big blocks, buffer barriers would
+// name the same VkBuffers anyway. What is tracked is *whether* one is needed.
+void Recorder::barrier() {
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | (src_copy ? VK_ACCESS_TRANSFER_WRITE_BIT : 0);
-    const VkAccessFlags dst_shader = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-    const VkAccessFlags dst_xfer = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-    mb.dstAccessMask = dst_both ? dst_shader | dst_xfer : dst_copy ? dst_xfer : dst_shader;
-    const VkPipelineStageFlags src = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | (src_copy ? VK_PIPELINE_STAGE_TRANSFER_BIT : 0);
-    const VkPipelineStageFlags dst = dst_both ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT
-                                     : dst_copy ? VK_PIPELINE_STAGE_TRANSFER_BIT
-                                                : VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT;
-    f_.vkCmdPipelineBarrier(cmd_, src, dst, 0, 1, &mb, 0, nullptr, 0, nullptr);
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    const VkPipelineStageFlags st = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+    f_.vkCmdPipelineBarrier(cmd_, st, st, 0, 1, &mb, 0, nullptr, 0, nullptr);
     hazards_.clear();
-    copy_in_set_ = false;
     ++barriers_;
 }
 
-void Recorder::barrier_for(const HazardTracker::Range* reads, size_t n_reads, const HazardTracker::Range* writes, size_t n_writes, bool copy) {
-    if (hazards_.size() > 0 && (full_barriers_ || hazards_.size() > 64 || hazards_.conflicts(reads, n_reads, writes, n_writes))) barrier(copy);
+void Recorder::barrier_for(const HazardTracker::Range* reads, size_t n_reads, const HazardTracker::Range* writes, size_t n_writes) {
+    if (hazards_.size() > 0 && (full_barriers_ || hazards_.size() > 64 || hazards_.conflicts(reads, n_reads, writes, n_writes))) barrier();
     else if (hazards_.size() > 0) ++skipped_barriers_;
     hazards_.add(reads, n_reads, writes, n_writes);
-    copy_in_set_ = copy_in_set_ || copy;
 }
 
 void Recorder::host_barrier() {
@@ -365,7 +354,7 @@ Status Recorder::dispatch(const Pipeline& p, const Binding* b, const void* push,
     f_.vkUpdateDescriptorSets(dev_.handle(), p.n_bindings, wr, 0, nullptr);
     HazardTracker::Range rr[kMaxBindings];
     for (uint32_t i = 0; i < p.n_bindings; ++i) rr[i] = {b[i].buf, b[i].offset, b[i].offset + b[i].range};
-    barrier_for(rr, p.n_bindings - 1, rr + p.n_bindings - 1, 1, false);
+    barrier_for(rr, p.n_bindings - 1, rr + p.n_bindings - 1, 1);
     if (profile_) {
         f_.vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, qpool_, queries_used_++);
         query_kinds_.push_back(kind);
@@ -382,7 +371,7 @@ Status Recorder::copy(VkBuffer src, uint64_t src_off, VkBuffer dst, uint64_t dst
     if (bytes == 0) return {};
     VKAI_TRY(charge(0, 2.0 * double(bytes)));
     const HazardTracker::Range r{src, src_off, src_off + bytes}, w{dst, dst_off, dst_off + bytes};
-    barrier_for(&r, 1, &w, 1, true);
+    barrier_for(&r, 1, &w, 1);
     VkBufferCopy c{src_off, dst_off, bytes};
     f_.vkCmdCopyBuffer(cmd_, src, dst, 1, &c);
     return {};

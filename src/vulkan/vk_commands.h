@@ -121,9 +121,8 @@ private:
     Status charge(double flops, double bytes);
     void read_frame_time(Frame& fr);
     void read_profile();
-    // `copy`: the command about to be recorded is a transfer (else a dispatch).
-    void barrier_for(const HazardTracker::Range* reads, size_t n_reads, const HazardTracker::Range* writes, size_t n_writes, bool copy);
-    void barrier(bool dst_copy);
+    void barrier_for(const HazardTracker::Range* reads, size_t n_reads, const HazardTracker::Range* writes, size_t n_writes);
+    void barrier();
 
     const Device& dev_;
     const Fns& f_;
@@ -138,9 +137,6 @@ private:
     uint64_t ring_used_ = 0, ring_gen_ = 0;
     bool recording_ = false, full_barriers_ = false;
     HazardTracker hazards_;
-    // A copy is among the commands since the last barrier (its stage joins the barrier's source
-    // stages); VKAI_VK_WIDE_BARRIERS=1: every barrier names both stages on both sides (the old way).
-    bool copy_in_set_ = false, wide_barriers_ = false;
     uint64_t barriers_ = 0, skipped_barriers_ = 0;
     uint64_t submits_ = 0;
 
