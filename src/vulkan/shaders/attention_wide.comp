@@ -5,7 +5,8 @@
 // USE_SUBGROUP, a shared-memory tree otherwise), and p.V is split over 4 groups of 64 threads (group
 // g takes cells g, g+4, ...; thread lane holds columns lane, lane+64, ...), summed at the end.
 // So 1500 cells take 2 chunks where attention.comp walks 24 chunks of 64 with 64 threads.
-// Cells whose mask is -inf are never read (K/V may be NaN there). KV_F16: f16 cache.
+// Cells whose mask is -inf never reach a score or an output (their K/V, which may be NaN, are loaded
+// at most and dropped by a select). KV_F16: f16 cache.
 #version 450
 #extension GL_GOOGLE_include_directive : enable
 #extension GL_EXT_control_flow_attributes : enable
