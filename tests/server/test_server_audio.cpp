@@ -435,7 +435,9 @@ TEST(ServerAudioQueue, ChatNeverWaitsAndFullQueueIs429) {
     expect_error(third, 429, "unavailable_error");
     EXPECT_TRUE(q.metrics().busy);
 
-    // Shutdown: the waiting request ends with 503; the running one finishes.
+    // Shutdown: the waiting request ends with 503; the running one finishes, unless the shutdown
+    // came while its audio was still being decoded (drain stops a running decode: audio_queue.h),
+    // which a loaded machine can make happen: then it is a 503 that says so.
     eng = Result<std::shared_ptr<Engine>>(fail(Code::cancelled, "released"));
     std::thread stopper([&] { srv->stop(); });
     auto r2 = second.get();
@@ -443,7 +445,8 @@ TEST(ServerAudioQueue, ChatNeverWaitsAndFullQueueIs429) {
     EXPECT_EQ(r2->status, 503) << r2->body;
     auto r1 = first.get();
     ASSERT_TRUE(r1);
-    EXPECT_EQ(r1->status, 200) << r1->body;
+    if (r1->status == 503) EXPECT_NE(r1->body.find("decoding cancelled"), std::string::npos) << r1->body;
+    else EXPECT_EQ(r1->status, 200) << r1->body;
     stopper.join();
 }
 
