@@ -314,17 +314,6 @@ Status Recorder::reserve(uint32_t sets) {
 }
 
 Status Recorder::dispatch(const Pipeline& p, const Binding* b, const void* push, uint32_t gx, uint32_t gy, uint32_t gz, const char* kind) {
-    // Recording time without the submits and waits a dispatch may cause (those count on their own).
-    const double t0 = stats_ ? now_s() : 0, sub0 = hs_.submit_s, wait0 = hs_.wait_s;
-    struct Done {
-        Recorder& r;
-        double t0, sub0, wait0;
-        ~Done() {
-            if (!r.stats_) return;
-            ++r.hs_.dispatches;
-            r.hs_.record_s += now_s() - t0 - (r.hs_.submit_s - sub0) - (r.hs_.wait_s - wait0);
-        }
-    } done{*this, t0, sub0, wait0};
     double bytes = 0; // what the dispatch may touch: its bindings
     for (uint32_t i = 0; i < p.n_bindings; ++i) bytes += double(b[i].range);
     const double flops = pending_flops_;
@@ -332,6 +321,9 @@ Status Recorder::dispatch(const Pipeline& p, const Binding* b, const void* push,
     if (profile_ && queries_used_ + 2 > kMaxQueries) VKAI_TRY(flush());
     else if (sets_left_ == 0 || (submit_every_ && recorded_ >= submit_every_)) VKAI_TRY(rotate());
     VKAI_TRY(charge(flops, bytes));
+    // Recording time from here on: the submits and waits above count on their own.
+    ScopeTimer timer(stats_, hs_.record_s);
+    hs_.dispatches += stats_ ? 1 : 0;
     ++recorded_;
     VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
     ai.descriptorPool = frames_[cur_].dpool;
