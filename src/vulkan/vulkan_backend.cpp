@@ -34,6 +34,7 @@ VulkanBackendImpl::~VulkanBackendImpl() {
         (void)st; // nothing to report to at destruction
     }
     for (void* p : deferred_free_) mem_->free(p);
+    if (split_scratch_) mem_->free(split_scratch_);
     rec_.reset();
     pipes_.reset();
     mem_.reset();

@@ -7,6 +7,8 @@
 
 namespace vkai::vk {
 
+struct AttnPC; // attention's push constants (vk_ops_attn.cpp)
+
 // The six words a shader reads per tensor operand (TENSOR_PC in shaders/lib/common.glsl).
 struct TensorPC {
     uint32_t bias, nb1, nb2, nb3, ne1, ne2;
@@ -83,6 +85,8 @@ private:
     // mul_mat_add, swiglu_mul_mat_add (u != nullptr) and mul_mat_add_gelu (gelu): the single-column
     // kernel with the add (and the activation).
     void mul_mat_add_impl(const Tensor& w, const Tensor& x, const Tensor* u, const Tensor& add, Tensor& y, bool gelu = false);
+    // attention over splits of the cells, merged (vk_ops_attn.cpp); false when it records nothing.
+    bool attention_split(const AttnPC& pc, const Binding* b, int64_t n_tok, DType kv);
 
     std::unique_ptr<Device> dev_;
     VulkanOptions opt_;
@@ -102,6 +106,9 @@ private:
     std::vector<float> rope_ff_, rope_host_;
     RingSlice rope_slice_;
     uint64_t rope_submit_ = UINT64_MAX; // ring generation that holds rope_host_ at rope_slice_
+    // attention_split: partial results, a ring of device memory allocated on first use
+    void* split_scratch_ = nullptr;
+    uint64_t split_used_ = 0;
 };
 
 } // namespace vkai::vk

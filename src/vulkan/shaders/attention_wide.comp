@@ -26,7 +26,15 @@ layout(binding = 4) buffer OB { uint odata[]; };
 #include "lib/common.glsl"
 
 #define WG 256u
+#ifdef SPLIT
+// Split cells (decode over long caches, vk_ops_attn.cpp): workgroup z takes cells
+// [z * split_cells, (z + 1) * split_cells) of its (head, token) and writes its running max m, sum l
+// and unnormalized output to the scratch binding; attention_merge.comp combines the splits. So a
+// 1500-cell cross-attention of 20 heads runs as 120 workgroups instead of 20.
+#define CH 256u
+#else
 #define CH 1024u
+#endif
 #define PER (CH / WG)    // cells scored per thread per chunk
 #define PV 8u            // cells per p.V step of a thread
 #define MAX_HD 512u
@@ -43,6 +51,9 @@ layout(push_constant) uniform PC {
     uint v_bias, v_nb1, v_nb2;
     uint m_bias, m_nb1;        // row token
     uint o_bias, o_nb1, o_nb2;
+#ifdef SPLIT
+    uint split_cells, n_split; // o_bias: the scratch's byte bias in binding 4
+#endif
 } pc;
 
 shared float qs[MAX_HD];
@@ -97,7 +108,12 @@ void main() {
     [[unroll]] for (uint j = 0u; j < COLS; ++j) acc[j] = 0.0;
     barrier();
 
-    for (uint base = 0u; base < pc.n_cells; base += CH) {
+#ifdef SPLIT
+    const uint z = gl_WorkGroupID.z, c_lo = z * pc.split_cells, n_end = min(pc.n_cells, c_lo + pc.split_cells);
+#else
+    const uint c_lo = 0u, n_end = pc.n_cells;
+#endif
+    for (uint base = c_lo; base < n_end; base += CH) {
         // Scores of the thread's PER cells, interleaved (the e loop outside, the cells inside) so
         // PER K loads are in flight at once. A cell past the end or masked is scored at a clamped
         // address and then discarded by select (its K may be NaN: never added, only replaced).
@@ -107,9 +123,9 @@ void main() {
         float cmax = NEG_INF;
         [[unroll]] for (uint i = 0u; i < PER; ++i) {
             const uint c = base + tid + WG * i;
-            const uint cc = min(c, pc.n_cells - 1u);
+            const uint cc = min(c, n_end - 1u);
             const float mv = uintBitsToFloat(mdata[ma + cc]);
-            live[i] = c < pc.n_cells && !(isinf(mv) && mv < 0.0);
+            live[i] = c < n_end && !(isinf(mv) && mv < 0.0);
             s[i] = mv;
             ka[i] = kbase + cc * pc.k_nb2;
             dd[i] = 0.0;
@@ -154,7 +170,7 @@ void main() {
         [[unroll]] for (uint j = 0u; j < COLS; ++j) acc[j] *= corr;
         // p.V, PV cells per step with their V loads issued together (cells clamped to the chunk;
         // p == 0, masked cells whose V may be NaN included, adds nothing: a select, not a product).
-        const uint n_here = min(CH, pc.n_cells - base);
+        const uint n_here = min(CH, n_end - base);
         for (uint c0 = g; c0 < n_here; c0 += 4u * PV) {
             float p[PV];
             uint va[PV];
@@ -179,9 +195,16 @@ void main() {
         if (d < pc.hd) outs[g * MAX_HD + d] = acc[j];
     }
     barrier();
+#ifdef SPLIT
+    // [m, l, o[0 .. hd)] per (token, head, split); m = -inf and l = 0 when no cell of the split is seen.
+    const uint sa = (pc.o_bias >> 2) + ((t * pc.n_head + h) * pc.n_split + z) * (pc.hd + 2u);
+    if (tid == 0u) odata[sa] = floatBitsToUint(m), odata[sa + 1u] = floatBitsToUint(l);
+    for (uint d = tid; d < pc.hd; d += WG) odata[sa + 2u + d] = floatBitsToUint(outs[d] + outs[MAX_HD + d] + outs[2u * MAX_HD + d] + outs[3u * MAX_HD + d]);
+#else
     const uint oa = (pc.o_bias + h * pc.o_nb1 + t * pc.o_nb2) >> 2;
     for (uint d = tid; d < pc.hd; d += WG) {
         const float o = outs[d] + outs[MAX_HD + d] + outs[2u * MAX_HD + d] + outs[3u * MAX_HD + d];
         odata[oa + d] = floatBitsToUint(l > 0.0 ? o / l : 0.0);
     }
+#endif
 }
