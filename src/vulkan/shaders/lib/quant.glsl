@@ -21,6 +21,31 @@ uint rd_u32(uint a) {
 float rd_f16(uint a) { return f16_bits_to_f32(rd_u16(a)); }
 int sext8(uint b) { return int(b << 24) >> 24; }
 
+// Small integers to floats without an integer-to-float conversion, which runs at an eighth of the
+// FMA rate on NVIDIA since Ampere (the matrix-vector kernels were bound by it, not by memory): a
+// value v < 2^23 ORed into the mantissa of 1.0 reads as 1 + v 2^-23, and fma(that, 2^23, -2^23 - o)
+// is v - o exactly. A byte at bits 8..15 gives 1 + v 2^-15 (scale 2^15); bits 16..31 would reach
+// the exponent, so bytes 2 and 3 are taken from w >> 16. Nibbles the same way: a high nibble at
+// bits 4..7 is 16 q, so its scale is 2^19 (2^11 at bits 12..15).
+float mant_f(uint bits, float scale, float o) { return fma(uintBitsToFloat(bits | 0x3f800000u), scale, -scale - o); }
+// bytes 0..3 of w minus o
+vec4 bytes_f(uint w, float o) {
+    const uint h = w >> 16;
+    return vec4(mant_f(w & 0xffu, 8388608.0, o), mant_f(w & 0xff00u, 32768.0, o), mant_f(h & 0xffu, 8388608.0, o), mant_f(h & 0xff00u, 32768.0, o));
+}
+// low nibbles of bytes 0..3 of w, minus o
+vec4 nib_lo_f(uint w, float o) {
+    const uint h = w >> 16;
+    return vec4(mant_f(w & 0xfu, 8388608.0, o), mant_f(w & 0xf00u, 32768.0, o), mant_f(h & 0xfu, 8388608.0, o), mant_f(h & 0xf00u, 32768.0, o));
+}
+// high nibbles of bytes 0..3 of w, minus o
+vec4 nib_hi_f(uint w, float o) {
+    const uint h = w >> 16;
+    return vec4(mant_f(w & 0xf0u, 524288.0, o), mant_f(w & 0xf000u, 2048.0, o), mant_f(h & 0xf0u, 524288.0, o), mant_f(h & 0xf000u, 2048.0, o));
+}
+// bit i of the 4-bit s to bit 0 of byte i (one multiply: the four shifted copies do not overlap)
+uint spread4(uint s) { return (s * 0x00204081u) & 0x01010101u; }
+
 const int kIq4nl[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 
 #if defined(TYPE_F32) || defined(TYPE_F16) || defined(TYPE_BF16)
