@@ -1,9 +1,11 @@
 #!/bin/bash
-# Runs on the GPU machine: decode, where session 5 left it. Correctness of the changed kernels on the
-# real GPU (op tests), 7B generation and the whisper decoder twice each, the wide-attention threshold
-# (VKAI_VK_ATTN_WIDE_MIN=1: every non-tiled attention on attention_wide.comp), 10 minutes of
-# whisper with 20 parallel windows, and the whisper decoder's profile.
-#   make the carry: bash scripts/gpu_decode.sh --pack     (here; fills .gpu-mm/)
+# Runs on the GPU machine: decode. Correctness of the changed kernels on the real GPU (op tests),
+# then, when .gpu-mm/base/ holds the binaries of an earlier commit (vkai, vkai-bench-vulkan-matvec),
+# matrix-vector and 7B generation of base vs this tree in the same run; the whisper decoder with and
+# without split attention (VKAI_VK_ATTN_SPLIT=0), the wide-attention threshold
+# (VKAI_VK_ATTN_WIDE_MIN=1), the whisper encoder, 10 minutes with 20 parallel windows, and the
+# decoder's profile.
+#   make the carry: bash scripts/gpu_decode.sh --pack     (here; fills .gpu-mm/; BUILD=dir to reuse one)
 #   carry: .gl .gpu-mm      run: bash scripts/gpu_decode.sh
 set -u
 cd "$(dirname "$0")/.."
@@ -11,9 +13,9 @@ G=.gpu-mm
 if [ "${1:-}" = "--pack" ]; then
     BUILD=${BUILD:-build/gpu-mm}
     cmake -S . -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DVKAI_MEDIA=OFF > /dev/null
-    cmake --build $BUILD --target vkai vkai-bench-whisper test_vulkan_ops test_vulkan_whisper_ops || exit 1
+    cmake --build $BUILD --target vkai vkai-bench-whisper vkai-bench-vulkan-matvec test_vulkan_ops test_vulkan_whisper_ops || exit 1
     mkdir -p $G/lib $G/data/whisper
-    cp $BUILD/bin/{vkai,vkai-bench-whisper,test_vulkan_ops,test_vulkan_whisper_ops} $G/
+    cp $BUILD/bin/{vkai,vkai-bench-whisper,vkai-bench-vulkan-matvec,test_vulkan_ops,test_vulkan_whisper_ops} $G/
     strip $G/vkai* $G/test_* 2> /dev/null
     for l in libcpp-httplib.so.0.11 libbrotlidec.so.1 libbrotlienc.so.1 libbrotlicommon.so.1; do cp -L "/lib/x86_64-linux-gnu/$l" $G/lib/; done
     D=${VKAI_DATA:-../shared/data}
@@ -33,13 +35,23 @@ timeout 60 $G/test_vulkan_whisper_ops --gtest_brief=1 2>&1 | tail -2
 $W -m /tmp/turbo.bin --synth whisper-large-v3-turbo --vocab $G/data/whisper/for-tests-ggml-tiny.bin --device vulkan0 --reps 1 --tokens 8 --skip enc,dec,e2e 2>&1 | tail -1
 $B synth --preset mistral-7b --type Q4_K_M --vocab $G/ggml-vocab-llama-spm.gguf -o /tmp/m7.gguf 2>&1 | tail -1
 dec() { timeout 30 $W -m /tmp/turbo.bin --device vulkan0 --reps 1 --tokens 64 --skip enc,e2e --batch 1 2>&1 | grep -E '^decoder' | cut -c1-40; }
-tg() { timeout 40 $B bench -m /tmp/m7.gguf -p 0 -n 128 -r 2 --device vulkan0 2>&1 | grep -E '^tg' | cut -c1-30; }
-echo "== 7B tg128 | whisper decoder, default"
-for i in 1 2; do echo "$(tg) | $(dec)"; done
-echo "== the same with VKAI_VK_ATTN_WIDE_MIN=1"
-export VKAI_VK_ATTN_WIDE_MIN=1
-for i in 1 2; do echo "$(tg) | $(dec)"; done
-unset VKAI_VK_ATTN_WIDE_MIN
+tg() { timeout 40 ${2:-$B} bench -m /tmp/m7.gguf -p 0 -n 128 -r 2 --device vulkan0 2>&1 | grep -E "^${1:-tg}" | cut -c1-30; }
+if [ -x $G/base/vkai ]; then
+    echo "== matrix-vector, base then this tree"
+    timeout 120 $G/base/vkai-bench-vulkan-matvec --iters 100 2>&1 | tail -n 25
+    timeout 120 $G/vkai-bench-vulkan-matvec --iters 100 2>&1 | tail -n 25
+    echo "== 7B tg128: base | this tree"
+    for i in 1 2; do echo "$(tg tg $G/base/vkai) | $(tg)"; done
+else
+    echo "== 7B tg128"
+    for i in 1 2; do tg; done
+fi
+echo "== whisper decoder: split attention | VKAI_VK_ATTN_SPLIT=0"
+for i in 1 2; do echo "$(dec) | $(VKAI_VK_ATTN_SPLIT=0 dec)"; done
+echo "== 7B tg128 with VKAI_VK_ATTN_WIDE_MIN=1"
+VKAI_VK_ATTN_WIDE_MIN=1 tg
+echo "== whisper encoder"
+timeout 60 $W -m /tmp/turbo.bin --device vulkan0 --reps 3 --skip dec,e2e 2>&1 | grep -E "^encoder"
 echo "== whisper 10 min, 20 parallel windows"
 timeout 60 $W -m /tmp/turbo.bin --device vulkan0 --reps 1 --tokens 64 --batch 20 --minutes 10 --skip enc,dec 2>&1 | grep -E "end to end"
 echo "== whisper decoder profile (one encoder pass included)"

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <numeric>
 
 namespace vkai::llm {
@@ -213,12 +214,26 @@ Status Context::move_x(const Exec& from, const Exec& to, int64_t n) {
 }
 
 // h: the normalized input (clobbered); the FFN's output is added to x.
+// Whether the backend takes rms_norm(x, norm) inside each of the projections ws (f32 norm weights).
+static bool norm_fuses(const Backend& be, const Tensor& norm, int64_t n, std::initializer_list<const Tensor*> ws) {
+    if (norm.type != DType::F32) return false;
+    for (const Tensor* w : ws)
+        if (!be.fuses_rms_norm_mul_mat(w->type, n)) return false;
+    return true;
+}
+
 void Context::ffn_dense(Exec& e, const LayerWeights& L, Tensor& h, Tensor& x, int64_t n) {
     const HParams& hp = model_.hp();
     Backend& be = *e.be;
     Tensor g = e.t(GATE, hp.n_ff, n), u = e.t(UP, hp.n_ff, n);
-    be.mul_mat(L.ffn_gate, h, g);
-    be.mul_mat(L.ffn_up, h, u);
+    if (norm_fuses(be, L.ffn_norm, n, {&L.ffn_gate, &L.ffn_up})) { // the norm inside the projections
+        be.rms_norm_mul_mat(L.ffn_gate, x, L.ffn_norm, hp.norm_eps, g);
+        be.rms_norm_mul_mat(L.ffn_up, x, L.ffn_norm, hp.norm_eps, u);
+    } else {
+        be.rms_norm(x, &L.ffn_norm, hp.norm_eps, h);
+        be.mul_mat(L.ffn_gate, h, g);
+        be.mul_mat(L.ffn_up, h, u);
+    }
     if (be.fuses_swiglu_mul_mat_add(L.ffn_down.type, n)) { // decode on a GPU: one step instead of two
         be.swiglu_mul_mat_add(L.ffn_down, g, u, x, x);
         return;
@@ -396,9 +411,11 @@ DecodeOps decode_ops(const Model& m, bool gpu) {
     const LayerWeights& L = m.weights().layers.front();
     DecodeOps o;
     // rms_norm, q, k, v, (3 bias adds), (q/k norms), 2 ropes, 2 cache writes, attention, output
-    // projection (+ residual add: fused on the GPU for one token), ffn norm
-    o.attn = 1 + 3 + (L.bq.data ? 3 : 0) + (L.q_norm.data ? 2 : 0) + 2 + 2 + 1 + (gpu ? 1 : 2) + 1;
-    o.head = gpu ? 3 : 4; // row selection, output norm, head (+ the logits' download: a GPU's is a round trip)
+    // projection (+ residual add), ffn norm. On the GPU for one token the residual add is inside
+    // the projection, and each norm inside the projections it feeds (the ffn norm only for a dense FFN).
+    o.attn = (gpu ? 0 : 1) + 3 + (L.bq.data ? 3 : 0) + (L.q_norm.data ? 2 : 0) + 2 + 2 + 1 + (gpu ? 1 : 2) +
+             (gpu && hp.n_expert == 0 ? 0 : 1);
+    o.head = gpu ? 2 : 4; // row selection, output norm (in the head on a GPU), head (+ the logits' download: a GPU's is a round trip)
     if (hp.n_expert == 0) {
         o.ffn = gpu ? 3 : 5; // gate, up, swiglu, down, add (on the GPU: swiglu, down and add in one)
         return o;
@@ -513,10 +530,18 @@ Status Context::decode_impl(const Batch& b, bool& claimed) {
         Tensor q3 = e.t(Q, hp.head_dim, hp.n_head, n), k3 = e.t(K, hp.head_dim, hp.n_head_kv, n);
         Tensor attn3 = e.t(ATTN, hp.head_dim, hp.n_head, n), mask = e.t(MASK, n_cells, n);
 
-        be.rms_norm(x, &L.attn_norm, hp.norm_eps, h);
-        be.mul_mat(L.wq, h, q);
-        be.mul_mat(L.wk, h, k);
-        be.mul_mat(L.wv, h, v);
+        // Decode on a backend that fuses: the norm goes into the projections it feeds (each of them
+        // recomputes it; one dependent step less).
+        if (norm_fuses(be, L.attn_norm, n, {&L.wq, &L.wk, &L.wv})) {
+            be.rms_norm_mul_mat(L.wq, x, L.attn_norm, hp.norm_eps, q);
+            be.rms_norm_mul_mat(L.wk, x, L.attn_norm, hp.norm_eps, k);
+            be.rms_norm_mul_mat(L.wv, x, L.attn_norm, hp.norm_eps, v);
+        } else {
+            be.rms_norm(x, &L.attn_norm, hp.norm_eps, h);
+            be.mul_mat(L.wq, h, q);
+            be.mul_mat(L.wk, h, k);
+            be.mul_mat(L.wv, h, v);
+        }
         if (L.bq.data) {
             be.add(q, L.bq, q);
             be.add(k, L.bk, k);
@@ -544,8 +569,8 @@ Status Context::decode_impl(const Batch& b, bool& claimed) {
             be.mul_mat(L.wo, attn, h);
             be.add(x, h, x);
         }
-        be.rms_norm(x, &L.ffn_norm, hp.norm_eps, h);
         if (hp.n_expert > 0) {
+            be.rms_norm(x, &L.ffn_norm, hp.norm_eps, h);
             VKAI_TRY(ffn_moe(e, l, h, x, n));
         } else {
             ffn_dense(e, L, h, x, n);
@@ -573,8 +598,12 @@ Status Context::decode_impl(const Batch& b, bool& claimed) {
             const int64_t c = std::min(hr, no - r0);
             Tensor xs = e.t(XSEL, hp.n_embd, c), lg = e.t(LOGITS, hp.n_vocab, c);
             be.get_rows(x, rows.data() + r0, c, xs);
-            be.rms_norm(xs, &W.output_norm, hp.norm_eps, xs);
-            be.mul_mat(W.output, xs, lg);
+            if (norm_fuses(be, W.output_norm, c, {&W.output})) {
+                be.rms_norm_mul_mat(W.output, xs, W.output_norm, hp.norm_eps, lg);
+            } else {
+                be.rms_norm(xs, &W.output_norm, hp.norm_eps, xs);
+                be.mul_mat(W.output, xs, lg);
+            }
             st = be.download(logits_.data() + r0 * hp.n_vocab, lg.data, uint64_t(c * hp.n_vocab) * 4);
         }
     }

@@ -23,6 +23,10 @@ void Backend::swiglu_mul_mat_add(const Tensor& w, const Tensor&, const Tensor&, 
     VKAI_ASSERT(false, "swiglu_mul_mat_add of %s weights is not implemented by backend %s (check fuses_swiglu_mul_mat_add first)",
                 dtype_name(w.type), name().c_str());
 }
+void Backend::rms_norm_mul_mat(const Tensor& w, const Tensor&, const Tensor&, float, Tensor&) {
+    VKAI_ASSERT(false, "rms_norm_mul_mat of %s weights is not implemented by backend %s (check fuses_rms_norm_mul_mat first)",
+                dtype_name(w.type), name().c_str());
+}
 void Backend::im2col(const Tensor&, int, int, int, Tensor&) { VKAI_ASSERT(false, "im2col is not implemented by backend %s", name().c_str()); }
 
 } // namespace vkai

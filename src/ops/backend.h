@@ -95,6 +95,14 @@ public:
         return false;
     }
     virtual void swiglu_mul_mat_add(const Tensor& w, const Tensor& g, const Tensor& u, const Tensor& add, Tensor& y);
+    // y = w rms_norm(x, g, eps): the norm inside the projection it feeds (x, g and y single f32
+    // rows; g the norm's weight). Only where fuses_rms_norm_mul_mat() says so; the caller composes
+    // rms_norm and mul_mat otherwise.
+    virtual bool fuses_rms_norm_mul_mat(DType w, int64_t ncols) const {
+        (void)w, (void)ncols;
+        return false;
+    }
+    virtual void rms_norm_mul_mat(const Tensor& w, const Tensor& x, const Tensor& g, float eps, Tensor& y);
 };
 
 } // namespace vkai

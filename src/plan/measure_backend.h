@@ -58,6 +58,8 @@ public:
     void mul_mat_add(const Tensor&, const Tensor&, const Tensor&, Tensor&) override { op("mul_mat_add"); }
     bool fuses_swiglu_mul_mat_add(DType, int64_t ncols) const override { return fuses_ && ncols == 1; }
     void swiglu_mul_mat_add(const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&) override { op("swiglu_mul_mat_add"); }
+    bool fuses_rms_norm_mul_mat(DType, int64_t ncols) const override { return fuses_ && ncols == 1; }
+    void rms_norm_mul_mat(const Tensor&, const Tensor&, const Tensor&, float, Tensor&) override { op("rms_norm_mul_mat"); }
 
 private:
     void op(const char* name) {

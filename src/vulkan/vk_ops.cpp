@@ -47,6 +47,7 @@ struct MulMatPC {
     uint32_t k, m, n, col0, w_bias, w_nb1;
     TensorPC x, y;
 };
+// The single-column kernel's fused forms: MulMatPC, then a_bias (ADD), u_shift (GLU, NORM), eps (NORM).
 struct MulMatAddPC {
     MulMatPC mm;
     uint32_t a_bias;
@@ -54,6 +55,11 @@ struct MulMatAddPC {
 struct MulMatGluPC {
     MulMatAddPC a;
     uint32_t u_shift;
+};
+struct MulMatNormPC {
+    MulMatPC mm;
+    uint32_t u_shift;
+    float eps;
 };
 struct GetRowsPC {
     uint32_t ne0, n, ids_off, out_row0;
@@ -106,6 +112,7 @@ Status VulkanBackendImpl::prepare_pipelines() {
         specs.push_back({std::string("mul_mat_vec_") + t + "_n1" + sg, 3, sizeof(MulMatPC)});
         specs.push_back({std::string("mul_mat_vec_") + t + "_n1_add" + sg, 4, sizeof(MulMatAddPC)});
         specs.push_back({std::string("mul_mat_vec_") + t + "_n1_glu_add" + sg, 5, sizeof(MulMatGluPC)});
+        specs.push_back({std::string("mul_mat_vec_") + t + "_n1_norm" + sg, 4, sizeof(MulMatNormPC)});
         if (has_tiled_) specs.push_back({std::string("mul_mat_tiled_") + t, 3, sizeof(MulMatPC)});
         if (has_cm_) specs.push_back({cm_name_ + t, 3, sizeof(MulMatPC)});
         specs.push_back({std::string("get_rows_") + t, 3, sizeof(GetRowsPC)});
@@ -259,56 +266,82 @@ bool mul_mat_rounds_to_f16(const Backend& b, int64_t ncols) {
 
 bool VulkanBackendImpl::fuses_mul_mat_add(DType w, int64_t ncols) const { return ncols == 1 && supports(Op::mul_mat, w); }
 
-// The single-column matrix-vector kernel with the add fused (mul_mat_vec.comp, ADD; with GLU the
-// x operand is silu(x) * u, formed as it is loaded): weights split by rows into binding windows as
-// in mul_mat; add and y bound per row range, x (and u) whole.
-void VulkanBackendImpl::mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) { mul_mat_add_impl(w, x, nullptr, add, y); }
+void VulkanBackendImpl::mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) {
+    VecFusion f;
+    f.add = &add;
+    mul_mat_vec_fused(w, x, f, y);
+}
 
 bool VulkanBackendImpl::fuses_mul_mat_add_gelu(DType w, int64_t ncols) const { return fuses_mul_mat_add(w, ncols); }
 
 void VulkanBackendImpl::mul_mat_add_gelu(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) {
-    mul_mat_add_impl(w, x, nullptr, add, y, true);
+    VecFusion f;
+    f.add = &add;
+    f.gelu = true;
+    mul_mat_vec_fused(w, x, f, y);
 }
 
 void VulkanBackendImpl::swiglu_mul_mat_add(const Tensor& w, const Tensor& g, const Tensor& u, const Tensor& add, Tensor& y) {
-    VKAI_ASSERT(u.type == DType::F32 && u.ne[0] == g.ne[0] && u.nrows() == 1, "swiglu_mul_mat_add: u must be one f32 row like g");
-    mul_mat_add_impl(w, g, &u, add, y);
+    VecFusion f;
+    f.u = &u;
+    f.add = &add;
+    mul_mat_vec_fused(w, g, f, y);
 }
 
-void VulkanBackendImpl::mul_mat_add_impl(const Tensor& w, const Tensor& x, const Tensor* u, const Tensor& add, Tensor& y, bool gelu) {
+void VulkanBackendImpl::rms_norm_mul_mat(const Tensor& w, const Tensor& x, const Tensor& g, float eps, Tensor& y) {
+    VecFusion f;
+    f.u = &g;
+    f.norm = true;
+    f.eps = eps;
+    mul_mat_vec_fused(w, x, f, y);
+}
+
+// The single-column matrix-vector kernel with a fusion (mul_mat_vec.comp: ADD, GELU_ERF, GLU, NORM):
+// weights split by rows into binding windows as in mul_mat; add and y bound per row range, x and u
+// whole. Bindings: w, x, [u], [add], y.
+void VulkanBackendImpl::mul_mat_vec_fused(const Tensor& w, const Tensor& x, const VecFusion& f, Tensor& y) {
     const int64_t k = w.ne[0], m = w.ne[1];
-    VKAI_ASSERT(fuses_mul_mat_add(w.type, x.nrows()) && w.ne[2] == 1 && w.ne[3] == 1, "mul_mat_add: %s weights with %lld columns", dtype_name(w.type), (long long)x.nrows());
-    VKAI_ASSERT(x.type == DType::F32 && y.type == DType::F32 && x.ne[0] == k && y.ne[0] == m && y.nrows() == 1, "mul_mat_add: shapes");
-    VKAI_ASSERT(add.type == DType::F32 && add.ne[0] == m && add.nrows() == 1, "mul_mat_add: add must be f32 like y");
+    VKAI_ASSERT(fuses_mul_mat_add(w.type, x.nrows()) && w.ne[2] == 1 && w.ne[3] == 1, "mul_mat_vec_fused: %s weights with %lld columns", dtype_name(w.type), (long long)x.nrows());
+    VKAI_ASSERT(x.type == DType::F32 && y.type == DType::F32 && x.ne[0] == k && y.ne[0] == m && y.nrows() == 1, "mul_mat_vec_fused: shapes");
+    VKAI_ASSERT(!f.add || (f.add->type == DType::F32 && f.add->ne[0] == m && f.add->nrows() == 1), "mul_mat_vec_fused: add must be f32 like y");
+    VKAI_ASSERT(!f.u || (f.u->type == DType::F32 && f.u->ne[0] == k && f.u->nrows() == 1), "mul_mat_vec_fused: u must be one f32 row like x");
+    VKAI_ASSERT(f.norm ? f.u && !f.add && !f.gelu : f.add != nullptr, "mul_mat_vec_fused: no such variant");
     if (!err_.ok() || m == 0) return;
-    const uint32_t nb = u ? 5 : 4;
     // _n1_add_gelu (whisper only) is created on first use, not with the backend.
-    const char* variant = u ? "_n1_glu_add" : gelu ? "_n1_add_gelu" : "_n1_add";
+    const char* variant = f.norm ? "_n1_norm" : f.u ? "_n1_glu_add" : f.gelu ? "_n1_add_gelu" : "_n1_add";
+    const uint32_t nb = 3 + (f.u ? 1 : 0) + (f.add ? 1 : 0);
+    const uint32_t n_extra = (f.add ? 1 : 0) + (f.u ? 1 : 0) + (f.norm ? 1 : 0);
     const Pipeline* p = pipeline("mul_mat_vec_" + lower(dtype_name(w.type)) + variant + (use_subgroup_ops() ? "_sg" : ""), nb,
-                                 u ? sizeof(MulMatGluPC) : sizeof(MulMatAddPC));
+                                 uint32_t(sizeof(MulMatPC)) + 4 * n_extra);
     if (!p) return;
     const uint64_t wrb = w.nb[1];
     const int64_t rows_chunk = std::max<int64_t>(1, int64_t((max_binding_ - 2 * align_) / wrb));
     for (int64_t r0 = 0; r0 < m; r0 += rows_chunk) {
         const int64_t r1 = std::min(m, r0 + rows_chunk);
         Binding b[5];
-        MulMatGluPC pc{};
-        uint32_t u_bias = 0;
-        bool ok = bind(w, uint64_t(r0) * wrb, uint64_t(r1) * wrb, b[0], &pc.a.mm.w_bias, uint64_t(r0) * wrb);
-        ok = ok && bind(x, 0, uint64_t(k) * 4, b[1], &pc.a.mm.x.bias);
-        const int o = u ? 1 : 0; // add and y move one binding up after u
-        if (u) ok = ok && bind(*u, 0, uint64_t(k) * 4, b[2], &u_bias);
-        ok = ok && bind(add, uint64_t(r0) * 4, uint64_t(r1) * 4, b[2 + o], &pc.a.a_bias, uint64_t(r0) * 4);
-        ok = ok && bind(y, uint64_t(r0) * 4, uint64_t(r1) * 4, b[3 + o], &pc.a.mm.y.bias, uint64_t(r0) * 4);
-        if (!ok) return set_error(fail(Code::unsupported, "mul_mat_add: an operand does not fit one storage-buffer binding"));
-        const uint32_t xb = pc.a.mm.x.bias, yb = pc.a.mm.y.bias;
-        pc.a.mm.x = tpc(x, xb);
-        pc.a.mm.y = tpc(y, yb);
-        pc.a.mm.k = uint32_t(k);
-        pc.a.mm.m = uint32_t(r1 - r0);
-        pc.a.mm.n = 1;
-        pc.a.mm.w_nb1 = uint32_t(wrb);
-        pc.u_shift = uint32_t(int32_t(u_bias / 4) - int32_t(xb / 4)); // biases are < the binding alignment
+        struct {
+            MulMatPC mm;
+            uint32_t extra[2];
+        } pc{};
+        uint32_t u_bias = 0, a_bias = 0;
+        int i = 2;
+        bool ok = bind(w, uint64_t(r0) * wrb, uint64_t(r1) * wrb, b[0], &pc.mm.w_bias, uint64_t(r0) * wrb);
+        ok = ok && bind(x, 0, uint64_t(k) * 4, b[1], &pc.mm.x.bias);
+        if (f.u) ok = ok && bind(*f.u, 0, uint64_t(k) * 4, b[i++], &u_bias);
+        if (f.add) ok = ok && bind(*f.add, uint64_t(r0) * 4, uint64_t(r1) * 4, b[i++], &a_bias, uint64_t(r0) * 4);
+        ok = ok && bind(y, uint64_t(r0) * 4, uint64_t(r1) * 4, b[i], &pc.mm.y.bias, uint64_t(r0) * 4);
+        if (!ok) return set_error(fail(Code::unsupported, "mul_mat: an operand does not fit one storage-buffer binding"));
+        const uint32_t xb = pc.mm.x.bias, yb = pc.mm.y.bias;
+        pc.mm.x = tpc(x, xb);
+        pc.mm.y = tpc(y, yb);
+        pc.mm.k = uint32_t(k);
+        pc.mm.m = uint32_t(r1 - r0);
+        pc.mm.n = 1;
+        pc.mm.w_nb1 = uint32_t(wrb);
+        uint32_t* e = pc.extra;
+        if (f.add) *e++ = a_bias;
+        if (f.u) *e++ = uint32_t(int32_t(u_bias / 4) - int32_t(xb / 4)); // biases are < the binding alignment
+        if (f.norm) std::memcpy(e, &f.eps, 4);
         dispatch(p, b, &pc, uint64_t((r1 - r0 + kVecRows1 - 1) / kVecRows1), 1, "mul_mat");
     }
 }

@@ -50,6 +50,8 @@ public:
     void swiglu_mul_mat_add(const Tensor& w, const Tensor& g, const Tensor& u, const Tensor& add, Tensor& y) override;
     bool fuses_mul_mat_add_gelu(DType w, int64_t ncols) const override;
     void mul_mat_add_gelu(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) override;
+    bool fuses_rms_norm_mul_mat(DType w, int64_t ncols) const override { return fuses_mul_mat_add(w, ncols); }
+    void rms_norm_mul_mat(const Tensor& w, const Tensor& x, const Tensor& g, float eps, Tensor& y) override;
     // whisper's ops (vk_ops_whisper.cpp)
     void layer_norm(const Tensor& x, const Tensor* w, const Tensor* b, float eps, Tensor& y) override;
     void gelu_erf(const Tensor& x, Tensor& y) override;
@@ -82,9 +84,15 @@ private:
     void row_op(const char* shader, const char* kind, const Tensor& x, const Tensor& y, const void* extra, size_t extra_bytes,
                 const Tensor* third, bool elementwise);
     void binary(const char* shader, const Tensor& a, const Tensor& b, Tensor& y);
-    // mul_mat_add, swiglu_mul_mat_add (u != nullptr) and mul_mat_add_gelu (gelu): the single-column
-    // kernel with the add (and the activation).
-    void mul_mat_add_impl(const Tensor& w, const Tensor& x, const Tensor* u, const Tensor& add, Tensor& y, bool gelu = false);
+    // mul_mat_add (add), mul_mat_add_gelu (add, gelu), swiglu_mul_mat_add (u, add) and
+    // rms_norm_mul_mat (u = the norm's weight, norm, eps): the single-column kernel with a fusion.
+    struct VecFusion {
+        const Tensor* u = nullptr;
+        const Tensor* add = nullptr;
+        bool gelu = false, norm = false;
+        float eps = 0;
+    };
+    void mul_mat_vec_fused(const Tensor& w, const Tensor& x, const VecFusion& f, Tensor& y);
     // attention over splits of the cells, merged (vk_ops_attn.cpp); false when it records nothing.
     bool attention_split(const AttnPC& pc, const Binding* b, int64_t n_tok, DType kv);
 

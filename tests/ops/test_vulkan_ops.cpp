@@ -173,6 +173,36 @@ TEST_P(VulkanOps, SwigluMulMatAdd) {
     }
 }
 
+// rms_norm inside the projection: y = W rms_norm(x, g), against ref rms_norm + mul_mat, for every
+// type, g aligned like x (16-byte loads) and one float off (word loads), x large and small.
+TEST_P(VulkanOps, RmsNormMulMat) {
+    NEED_BACKEND(be, GetParam());
+    for (DType t : kTypes) {
+        ASSERT_TRUE(be->fuses_rms_norm_mul_mat(t, 1)) << dtype_name(t);
+        EXPECT_FALSE(be->fuses_rms_norm_mul_mat(t, 2));
+        const int64_t blk = dtype_info(t).block;
+        for (int64_t k : {blk == 1 ? int64_t(37) : blk * 3, blk == 1 ? int64_t(1001) : blk * 19}) {
+            for (int shift : {0, 1}) {
+                SCOPED_TRACE(strf("%s k=%lld g_shift=%d", dtype_name(t), (long long)k, shift));
+                Owned w(t, k, 13), x(DType::F32, k), gb(DType::F32, k + 1), y(DType::F32, 13);
+                fill_weights(w, 51);
+                x.fill(52, shift ? -30.0f : -0.5f, shift ? 30.0f : 0.5f);
+                gb.fill(53, 0.5f, 1.5f);
+                Owned g(DType::F32, k), want(y), h(x);
+                std::memcpy(g.frow(0), gb.frow(0) + shift, size_t(k) * 4);
+                ref::rms_norm(x.t, &g.t, 1e-5f, h.t);
+                ref::mul_mat(w.t, h.t, want.t);
+                Dev dw(be, w), dx(be, x), dgb(be, gb), dy(be, y);
+                Tensor dg = make_tensor(DType::F32, static_cast<uint8_t*>(dgb.t.data) + 4 * shift, k);
+                be->rms_norm_mul_mat(dw.t, dx.t, dg, 1e-5f, dy.t);
+                ASSERT_TRUE(be->sync().ok());
+                const std::vector<float> got = dy.get(y).f32(), wv = want.f32();
+                EXPECT_LE(test::nmse(got.data(), wv.data(), int64_t(got.size())), 1e-10);
+            }
+        }
+    }
+}
+
 TEST_P(VulkanOps, Swiglu) {
     NEED_BACKEND(be, GetParam());
     Owned a(DType::F32, 300, 3), b(DType::F32, 300, 3), y(DType::F32, 300, 3);

@@ -47,6 +47,17 @@ layout(binding = 2) readonly buffer UB { uint udata[]; };
 layout(binding = 2) readonly buffer UB4 { vec4 udata4[]; };
 layout(binding = 3) readonly buffer AB { uint adata[]; };
 layout(binding = 4) buffer YB { uint ydata[]; };
+#elif defined(NORM)
+// Single-column variant of a projection after rms_norm: y = W (x / rms(x) * g), the norm's weight g
+// in binding 2. x * g is formed as x is loaded (as GLU's product) and sum(x^2) gathered on the way
+// (each workgroup loads every element of x exactly once), reduced with the dot products; so the
+// norm's dispatch and its dependent step disappear.
+#if !defined(NCOLS_1) || defined(ADD)
+#error NORM is a single-column variant without ADD
+#endif
+layout(binding = 2) readonly buffer UB { uint udata[]; };
+layout(binding = 2) readonly buffer UB4 { vec4 udata4[]; };
+layout(binding = 3) buffer YB { uint ydata[]; };
 #elif defined(ADD)
 // Single-column variant with the residual add fused: y = W x + add (add may alias y: each output
 // is read and written by the same invocation).
@@ -91,19 +102,37 @@ layout(push_constant) uniform PC {
 #ifdef ADD
     uint a_bias; // byte address of add's element for this dispatch's first row in the add binding
 #endif
-#ifdef GLU
-    uint u_shift; // word index of u[i] minus that of g[i] (modulo 2^32)
+#if defined(GLU) || defined(NORM)
+    uint u_shift; // word index of u[i] (NORM: g[i]) minus that of x[i] (modulo 2^32)
+#endif
+#ifdef NORM
+    float eps;
 #endif
 } pc;
 
 // x values: ld_x4 gives 4 consecutive ones from word index xi (one 16-byte load when every column
 // starts 16-byte aligned in the binding, al uniform over the workgroup; 4 word loads otherwise),
-// ld_x1 one. GLU: silu(g) * u, u at the same index shifted by pc.u_shift words.
+// ld_x1 one. GLU: silu(g) * u, u at the same index shifted by pc.u_shift words. NORM: x * g, and
+// x^2 added to ss.
 #ifdef GLU
 vec4 glu(vec4 g, vec4 u) { return g / (1.0 + exp(-g)) * u; }
 #endif
+#ifdef NORM
+float ss = 0.0; // this invocation's share of sum(x^2)
+#endif
 vec4 ld_x4(uint xi, bool al) {
-#ifdef GLU
+#ifdef NORM
+    const uint gi = xi + pc.u_shift;
+    vec4 xv, gv;
+    if (al) {
+        xv = xdata4[xi >> 2], gv = udata4[gi >> 2];
+    } else {
+        xv = vec4(uintBitsToFloat(xdata[xi]), uintBitsToFloat(xdata[xi + 1u]), uintBitsToFloat(xdata[xi + 2u]), uintBitsToFloat(xdata[xi + 3u]));
+        gv = vec4(uintBitsToFloat(udata[gi]), uintBitsToFloat(udata[gi + 1u]), uintBitsToFloat(udata[gi + 2u]), uintBitsToFloat(udata[gi + 3u]));
+    }
+    ss += dot(xv, xv);
+    return xv * gv;
+#elif defined(GLU)
     const uint ui = xi + pc.u_shift;
     if (al) return glu(xdata4[xi >> 2], udata4[ui >> 2]);
     return glu(vec4(uintBitsToFloat(xdata[xi]), uintBitsToFloat(xdata[xi + 1u]), uintBitsToFloat(xdata[xi + 2u]), uintBitsToFloat(xdata[xi + 3u])),
@@ -114,7 +143,11 @@ vec4 ld_x4(uint xi, bool al) {
 #endif
 }
 float ld_x1(uint xi) {
-#ifdef GLU
+#ifdef NORM
+    const float xv = uintBitsToFloat(xdata[xi]);
+    ss += xv * xv;
+    return xv * uintBitsToFloat(udata[xi + pc.u_shift]);
+#elif defined(GLU)
     const float g = uintBitsToFloat(xdata[xi]);
     return g / (1.0 + exp(-g)) * uintBitsToFloat(udata[xi + pc.u_shift]);
 #else
@@ -345,8 +378,14 @@ void unit_dot(uint a, uint part, in vec4 xv[NCOLS][8], in vec2 sx[NCOLS], uint n
 }
 #endif
 
-// Partial sums: [value][thread] on the baseline, [value][subgroup id] with USE_SUBGROUP.
-shared float red[NV][WG];
+// Partial sums: [value][thread] on the baseline, [value][subgroup id] with USE_SUBGROUP; NORM
+// reduces sum(x^2) as value NV.
+#ifdef NORM
+#define NRED (NV + 1u)
+#else
+#define NRED NV
+#endif
+shared float red[NRED][WG];
 
 // The value written for row r of this dispatch: the dot product (plus add in the ADD variant).
 float finish(float dot_r, uint r) {
@@ -379,7 +418,7 @@ void main() {
     for (uint c = 0u; c < NCOLS; ++c) {
         xa[c] = ROW_ADDR(x, pc.col0 + c0 + min(c, nc - 1u)) >> 2;
         xal = xal && (xa[c] & 3u) == 0u;
-#ifdef GLU
+#if defined(GLU) || defined(NORM)
         xal = xal && ((xa[c] + pc.u_shift) & 3u) == 0u; // u takes the same 16-byte loads
 #endif
     }
@@ -491,30 +530,49 @@ void main() {
 #ifdef USE_SUBGROUP
     for (uint r = 0u; r < ROWS; ++r)
         for (uint c = 0u; c < NCOLS; ++c) acc[r][c] = subgroupAdd(acc[r][c]);
-    if (subgroupElect())
+#ifdef NORM
+    ss = subgroupAdd(ss);
+#endif
+    if (subgroupElect()) {
         for (uint r = 0u; r < ROWS; ++r)
             for (uint c = 0u; c < NCOLS; ++c) red[r * NCOLS + c][gl_SubgroupID] = acc[r][c];
+#ifdef NORM
+        red[NV][gl_SubgroupID] = ss;
+#endif
+    }
     barrier();
     if (tid < NV) {
         const uint r = tid / NCOLS, c = tid % NCOLS;
         if (row0 + r < pc.m && c < nc) {
             float s = 0.0;
             for (uint i = 0u; i < gl_NumSubgroups; ++i) s += red[tid][i];
+#ifdef NORM
+            float sq = 0.0;
+            for (uint i = 0u; i < gl_NumSubgroups; ++i) sq += red[NV][i];
+            s *= inversesqrt(sq / float(pc.k) + pc.eps);
+#endif
             ydata[(ROW_ADDR(y, pc.col0 + c0 + c) >> 2) + row0 + r] = floatBitsToUint(finish(s, row0 + r));
         }
     }
 #else
     for (uint r = 0u; r < ROWS; ++r)
         for (uint c = 0u; c < NCOLS; ++c) red[r * NCOLS + c][tid] = acc[r][c];
+#ifdef NORM
+    red[NV][tid] = ss;
+#endif
     barrier();
     for (uint s = WG / 2u; s > 0u; s >>= 1) {
         if (tid < s)
-            for (uint v2 = 0u; v2 < NV; ++v2) red[v2][tid] += red[v2][tid + s];
+            for (uint v2 = 0u; v2 < NRED; ++v2) red[v2][tid] += red[v2][tid + s];
         barrier();
     }
     if (tid < NV) {
         const uint r = tid / NCOLS, c = tid % NCOLS;
-        if (row0 + r < pc.m && c < nc) ydata[(ROW_ADDR(y, pc.col0 + c0 + c) >> 2) + row0 + r] = floatBitsToUint(finish(red[tid][0], row0 + r));
+        float s = red[tid][0];
+#ifdef NORM
+        s *= inversesqrt(red[NV][0] / float(pc.k) + pc.eps);
+#endif
+        if (row0 + r < pc.m && c < nc) ydata[(ROW_ADDR(y, pc.col0 + c0 + c) >> 2) + row0 + r] = floatBitsToUint(finish(s, row0 + r));
     }
 #endif
 }
