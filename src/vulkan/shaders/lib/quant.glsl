@@ -45,6 +45,8 @@ vec4 nib_hi_f(uint w, float o) {
 }
 // bit i of the 4-bit s to bit 0 of byte i (one multiply: the four shifted copies do not overlap)
 uint spread4(uint s) { return (s * 0x00204081u) & 0x01010101u; }
+// four consecutive values of dequant16's v from a vec4
+#define SET4(v, i, f) v[(i)] = (f).x, v[(i) + 1u] = (f).y, v[(i) + 2u] = (f).z, v[(i) + 3u] = (f).w
 
 const int kIq4nl[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 
@@ -77,18 +79,14 @@ void dequant16(uint a, uint g, out float v[16]) {
     float m = rd_f16(a + 2u);
 #endif
     UNROLL for (uint k = 0u; k < 4u; ++k) {
-        uint w = rd_u32(a + QS_OFF + 4u * k);
-        UNROLL for (uint b = 0u; b < 4u; ++b) {
-            uint q = (w >> (8u * b)) & 0xffu;
-            uint nib = g == 0u ? (q & 0xfu) : (q >> 4);
+        const uint w = rd_u32(a + QS_OFF + 4u * k) >> (4u * g); // the group's nibbles low
 #if defined(TYPE_Q4_0)
-            v[4u * k + b] = float(int(nib) - 8) * d;
+        SET4(v, 4u * k, nib_lo_f(w, 8.0) * d);
 #elif defined(TYPE_Q4_1)
-            v[4u * k + b] = float(nib) * d + m;
+        SET4(v, 4u * k, nib_lo_f(w, 0.0) * d + m);
 #else
-            v[4u * k + b] = d * float(kIq4nl[nib]);
+        UNROLL for (uint b = 0u; b < 4u; ++b) v[4u * k + b] = d * float(kIq4nl[(w >> (8u * b)) & 0xfu]);
 #endif
-        }
     }
 }
 
@@ -108,18 +106,13 @@ void dequant16(uint a, uint g, out float v[16]) {
 #endif
     uint qh = rd_u32(a + QH_OFF);
     UNROLL for (uint k = 0u; k < 4u; ++k) {
-        uint w = rd_u32(a + QH_OFF + 4u + 4u * k);
-        UNROLL for (uint b = 0u; b < 4u; ++b) {
-            uint j = 4u * k + b;
-            uint q = (w >> (8u * b)) & 0xffu;
-            uint nib = g == 0u ? (q & 0xfu) : (q >> 4);
-            uint val = nib | (((qh >> (j + 16u * g)) & 1u) << 4);
+        // nibbles of the group with their fifth bits (qh bits 4k + 16g ..) as bit 4 of each byte
+        const uint w = ((rd_u32(a + QH_OFF + 4u + 4u * k) >> (4u * g)) & 0x0f0f0f0fu) | (spread4((qh >> (4u * k + 16u * g)) & 0xfu) << 4);
 #if defined(TYPE_Q5_0)
-            v[j] = float(int(val) - 16) * d;
+        SET4(v, 4u * k, bytes_f(w, 16.0) * d);
 #else
-            v[j] = float(val) * d + m;
+        SET4(v, 4u * k, bytes_f(w, 0.0) * d + m);
 #endif
-        }
     }
 }
 
@@ -130,7 +123,7 @@ void dequant16(uint a, uint g, out float v[16]) {
     float d = rd_f16(a);
     UNROLL for (uint k = 0u; k < 4u; ++k) {
         uint w = rd_u32(a + 2u + 16u * g + 4u * k);
-        UNROLL for (uint b = 0u; b < 4u; ++b) v[4u * k + b] = float(sext8((w >> (8u * b)) & 0xffu)) * d;
+        SET4(v, 4u * k, bytes_f(w ^ 0x80808080u, 128.0) * d); // signed bytes
     }
 }
 
@@ -164,15 +157,13 @@ void dequant16(uint a, uint g, out float v[16]) {
 #if defined(TYPE_Q3_K)
         uint hw = rd_u32(ha + 4u * k);
 #endif
-        UNROLL for (uint b = 0u; b < 4u; ++b) {
-            uint q = ((w >> (8u * b)) >> (2u * s)) & 3u;
+        const uint q = (w >> (2u * s)) & 0x03030303u;
 #if defined(TYPE_Q2_K)
-            v[4u * k + b] = dl * float(q) - ml;
+        SET4(v, 4u * k, dl * bytes_f(q, 0.0) - ml);
 #else
-            uint hb = ((hw >> (8u * b)) >> hbit) & 1u;
-            v[4u * k + b] = dl * float(int(q) - (hb != 0u ? 0 : 4));
+        // q - 4 where the high bit is clear: q + 4 hb - 4
+        SET4(v, 4u * k, dl * bytes_f(q | (((hw >> hbit) & 0x01010101u) << 2), 4.0));
 #endif
-        }
     }
 }
 
@@ -204,13 +195,11 @@ void dequant16(uint a, uint g, out float v[16]) {
 #if defined(TYPE_Q5_K)
         uint hw = rd_u32(a + 16u + l0 + 4u * k);
 #endif
-        UNROLL for (uint b = 0u; b < 4u; ++b) {
-            uint q = (w >> (8u * b + 4u * hf)) & 0xfu;
+        uint q = (w >> (4u * hf)) & 0x0f0f0f0fu;
 #if defined(TYPE_Q5_K)
-            q += ((hw >> (8u * b + j)) & 1u) << 4;
+        q |= ((hw >> j) & 0x01010101u) << 4;
 #endif
-            v[4u * k + b] = d1 * float(q) - m1;
-        }
+        SET4(v, 4u * k, d1 * bytes_f(q, 0.0) - m1);
     }
 }
 
@@ -228,11 +217,8 @@ void dequant16(uint a, uint g, out float v[16]) {
     UNROLL for (uint e = 0u; e < 4u; ++e) {
         uint w = rd_u32(qla + 4u * e);
         uint hw = rd_u32(qha + 4u * e);
-        UNROLL for (uint b = 0u; b < 4u; ++b) {
-            uint lo = (w >> (8u * b + 4u * (k >> 1))) & 0xfu;
-            uint hi = (hw >> (8u * b + 2u * k)) & 3u;
-            v[4u * e + b] = dl * float(int(lo | (hi << 4)) - 32);
-        }
+        const uint q = ((w >> (4u * (k >> 1))) & 0x0f0f0f0fu) | (((hw >> (2u * k)) & 0x03030303u) << 4);
+        SET4(v, 4u * e, dl * bytes_f(q, 32.0));
     }
 }
 
