@@ -266,6 +266,17 @@ bool mul_mat_rounds_to_f16(const Backend& b, int64_t ncols) {
 
 bool VulkanBackendImpl::fuses_mul_mat_add(DType w, int64_t ncols) const { return ncols == 1 && supports(Op::mul_mat, w); }
 
+bool env_off(const char* name) {
+    const char* e = std::getenv(name);
+    return e && e[0] == '0';
+}
+
+// VKAI_VK_FUSE_NORM=0: rms_norm as its own dispatch before the projections (to compare on a GPU).
+bool VulkanBackendImpl::fuses_rms_norm_mul_mat(DType w, int64_t ncols) const {
+    static const bool off = env_off("VKAI_VK_FUSE_NORM");
+    return !off && fuses_mul_mat_add(w, ncols);
+}
+
 void VulkanBackendImpl::mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) {
     VecFusion f;
     f.add = &add;

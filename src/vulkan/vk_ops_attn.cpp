@@ -53,10 +53,6 @@ constexpr uint32_t kTiledSharedBytes = 30976; // attention_tiled.comp's shared a
 constexpr int64_t kWideMinCells = 256; // attention_wide.comp from here on (few queries, long caches)
 
 // VKAI_VK_ATTN_TILED=0 / VKAI_VK_ATTN_WIDE=0 keep those cases on attention.comp (to compare on a GPU).
-bool env_off(const char* name) {
-    const char* e = std::getenv(name);
-    return e && e[0] == '0';
-}
 bool tiled_attention_off() {
     static const bool off = env_off("VKAI_VK_ATTN_TILED");
     return off;

@@ -9,6 +9,10 @@ namespace vkai::vk {
 
 struct AttnPC; // attention's push constants (vk_ops_attn.cpp)
 
+// Whether the environment variable is set and starts with '0' (the VKAI_VK_* switches that turn a
+// kernel choice off, to compare on a GPU).
+bool env_off(const char* name);
+
 // The six words a shader reads per tensor operand (TENSOR_PC in shaders/lib/common.glsl).
 struct TensorPC {
     uint32_t bias, nb1, nb2, nb3, ne1, ne2;
@@ -50,7 +54,7 @@ public:
     void swiglu_mul_mat_add(const Tensor& w, const Tensor& g, const Tensor& u, const Tensor& add, Tensor& y) override;
     bool fuses_mul_mat_add_gelu(DType w, int64_t ncols) const override;
     void mul_mat_add_gelu(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) override;
-    bool fuses_rms_norm_mul_mat(DType w, int64_t ncols) const override { return fuses_mul_mat_add(w, ncols); }
+    bool fuses_rms_norm_mul_mat(DType w, int64_t ncols) const override;
     void rms_norm_mul_mat(const Tensor& w, const Tensor& x, const Tensor& g, float eps, Tensor& y) override;
     // whisper's ops (vk_ops_whisper.cpp)
     void layer_norm(const Tensor& x, const Tensor* w, const Tensor* b, float eps, Tensor& y) override;
