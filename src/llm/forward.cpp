@@ -488,18 +488,21 @@ Status Context::decode_impl(const Batch& b, bool& claimed) {
     for (int64_t i = 0; i < n; ++i) cell_token_[size_t(cells[size_t(i)])] = b.token[size_t(i)];
 
     const int64_t q_dim = hp.n_head * hp.head_dim, kv_dim = hp.n_head_kv * hp.head_dim, n_cells = kv_.n_cells();
+    // Attention reads only the cells up to the last one in use: a fresh 4096-cell context costs
+    // what its tokens cost, not a pass over every masked cell.
+    const int64_t n_kv = kv_.used_end();
 
     // Mask: a token sees the cells of its own sequence at positions up to its own (and, with a
     // sliding window, only the last n_swa of them).
     for (int64_t t = 0; t < n; ++t) {
-        float* m = mask_host_.data() + t * n_cells;
-        for (int64_t c = 0; c < n_cells; ++c) {
+        float* m = mask_host_.data() + t * n_kv;
+        for (int64_t c = 0; c < n_kv; ++c) {
             const int32_t cp = kv_.cell_pos(c), tp = b.pos[size_t(t)];
             const bool vis = cp >= 0 && kv_.cell_seq(c) == b.seq[size_t(t)] && cp <= tp && (hp.n_swa <= 0 || tp - cp < hp.n_swa);
             m[c] = vis ? 0.0f : -INFINITY;
         }
     }
-    for (auto& e : execs_) VKAI_TRY(e.be->upload(e.act[MASK], mask_host_.data(), uint64_t(n * n_cells) * 4));
+    for (auto& e : execs_) VKAI_TRY(e.be->upload(e.act[MASK], mask_host_.data(), uint64_t(n * n_kv) * 4));
 
     RopeParams rope;
     rope.n_rot = int(hp.n_rot);
@@ -528,7 +531,7 @@ Status Context::decode_impl(const Batch& b, bool& claimed) {
         Tensor x = e.t(X, hp.n_embd, n), h = e.t(H, hp.n_embd, n);
         Tensor q = e.t(Q, q_dim, n), k = e.t(K, kv_dim, n), v = e.t(V, kv_dim, n), attn = e.t(ATTN, q_dim, n);
         Tensor q3 = e.t(Q, hp.head_dim, hp.n_head, n), k3 = e.t(K, hp.head_dim, hp.n_head_kv, n);
-        Tensor attn3 = e.t(ATTN, hp.head_dim, hp.n_head, n), mask = e.t(MASK, n_cells, n);
+        Tensor attn3 = e.t(ATTN, hp.head_dim, hp.n_head, n), mask = e.t(MASK, n_kv, n);
 
         // Decode on a backend that fuses: the norm goes into the projections it feeds (each of them
         // recomputes it; one dependent step less).
@@ -559,6 +562,7 @@ Status Context::decode_impl(const Batch& b, bool& claimed) {
         Tensor kc2 = make_tensor(kc.type, kc.data, kv_dim, n_cells), vc2 = make_tensor(vc.type, vc.data, kv_dim, n_cells);
         be.set_rows(k, cells.data(), kc2);
         be.set_rows(v, cells.data(), vc2);
+        kc.ne[2] = vc.ne[2] = n_kv; // the cells in use (views: same strides)
         be.attention(q3, kc, vc, mask, scale, attn3);
 
         // Decode on a backend that fuses: the residual add goes into the projection that feeds it

@@ -106,6 +106,12 @@ void KvCache::remove(int32_t seq, int32_t p0, int32_t p1) {
     if (used_ == 0) search_from_ = 0;
 }
 
+int64_t KvCache::used_end() const {
+    int64_t e = n_cells_;
+    while (e > 0 && pos_[size_t(e - 1)] < 0) --e;
+    return e;
+}
+
 int32_t KvCache::max_pos(int32_t seq) const {
     int32_t m = -1;
     for (int64_t c = 0; c < n_cells_; ++c)

@@ -37,6 +37,8 @@ public:
     int32_t cell_pos(int64_t c) const { return pos_[size_t(c)]; }
     int32_t cell_seq(int64_t c) const { return seq_[size_t(c)]; }
     int64_t used() const { return used_; }
+    // One past the highest cell in use (0 when empty): attention reads cells [0, used_end()) only.
+    int64_t used_end() const;
 
     // Frees the cells of seq with p0 <= pos < p1 (p1 < 0: to the end). seq < 0: every sequence.
     void remove(int32_t seq, int32_t p0 = 0, int32_t p1 = -1);
