@@ -13,7 +13,7 @@ namespace vkai::vk {
 namespace {
 
 constexpr uint32_t kSetsPerPool = 2048;
-constexpr uint32_t kMaxBindings = 5;
+constexpr uint32_t kMaxBindings = 7;
 constexpr uint32_t kMaxQueries = 4096;
 constexpr uint32_t kFrames = 3;        // command buffers in the ring (recording + in flight)
 constexpr uint32_t kSubmitEvery = 96;  // dispatches per early submit (a 7B layer is ~18)
@@ -344,9 +344,15 @@ Status Recorder::dispatch(const Pipeline& p, const Binding* b, const void* push,
         wr[i].pBufferInfo = &bi[i];
     }
     f_.vkUpdateDescriptorSets(dev_.handle(), p.n_bindings, wr, 0, nullptr);
-    HazardTracker::Range rr[kMaxBindings];
-    for (uint32_t i = 0; i < p.n_bindings; ++i) rr[i] = {b[i].buf, b[i].offset, b[i].offset + b[i].range};
-    barrier_for(rr, p.n_bindings - 1, rr + p.n_bindings - 1, 1);
+    // The bindings the shader writes (reflected, vk_pipelines.h) are writes, the others reads.
+    HazardTracker::Range rd[kMaxBindings], wt[kMaxBindings];
+    size_t n_rd = 0, n_wt = 0;
+    for (uint32_t i = 0; i < p.n_bindings; ++i) {
+        const HazardTracker::Range r{b[i].buf, b[i].offset, b[i].offset + b[i].range};
+        if (p.written >> i & 1u) wt[n_wt++] = r;
+        else rd[n_rd++] = r;
+    }
+    barrier_for(rd, n_rd, wt, n_wt);
     if (profile_) {
         f_.vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, qpool_, queries_used_++);
         query_kinds_.push_back(kind);

@@ -28,17 +28,17 @@ struct RopePC {
 };
 
 
-// attention_wide.comp's SPLIT variant: the same operands (o_bias: the scratch's) plus the split.
+// attention_wide.comp's SPLIT variant: the same operands plus the split and its scratch.
 struct AttnSplitPC {
     AttnPC a;
-    uint32_t split_cells, n_split;
-};
-struct AttnMergePC {
-    uint32_t hd, n_head, n_split, s_bias, o_bias, o_nb1, o_nb2, pad;
+    uint32_t split_cells, n_split, s_bias, c_bias;
 };
 // Split cells for decode over long caches: from kSplitMinCells cells, at most kSplitMaxTokens
-// queries, kSplitCells cells per workgroup (the SPLIT variant's chunk), partials in a scratch ring.
+// queries, kSplitCells cells per workgroup (the SPLIT variant's chunk). Scratch: kSplitSlots
+// slots of per-(token, head) counts (zero between uses, taken in turn so concurrent calls differ),
+// then a ring of partial results.
 constexpr int64_t kSplitMinCells = 512, kSplitMaxTokens = 8, kSplitCells = 256;
+constexpr uint64_t kSplitSlots = 64, kSplitSlotCounts = 512, kSplitCountBytes = kSplitSlots * kSplitSlotCounts * 4;
 constexpr uint64_t kSplitScratchBytes = 1ull << 20;
 
 // attention_tiled.comp: the same operands plus the query count (its grid is rounded up to blocks).
@@ -87,9 +87,8 @@ void VulkanBackendImpl::attn_pipeline_specs(std::vector<PipelineSpec>& specs) co
     const std::string sg = use_subgroup_ops() ? "_sg" : "";
     specs.push_back({"attention_wide_f32" + sg, 5, sizeof(AttnPC)});
     specs.push_back({"attention_wide_f16" + sg, 5, sizeof(AttnPC)});
-    specs.push_back({"attention_split_f32" + sg, 5, sizeof(AttnSplitPC)});
-    specs.push_back({"attention_split_f16" + sg, 5, sizeof(AttnSplitPC)});
-    specs.push_back({"attention_merge", 2, sizeof(AttnMergePC)});
+    specs.push_back({"attention_split_f32" + sg, 7, sizeof(AttnSplitPC)});
+    specs.push_back({"attention_split_f16" + sg, 7, sizeof(AttnSplitPC)});
     if (dev_->info().max_shared_bytes >= kTiledSharedBytes) {
         for (const char* v : {"attention_tiled_f32", "attention_tiled_f16", "attention_tiled_hd64_f32", "attention_tiled_hd64_f16"})
             specs.push_back({v, 5, sizeof(AttnTiledPC)});
@@ -218,32 +217,37 @@ void VulkanBackendImpl::attention(const Tensor& q, const Tensor& k, const Tensor
     set_error(rec_->dispatch(*p, b, &pc, uint32_t(n_head), uint32_t(n_tok), 1, "attention"));
 }
 
-// The wide kernel over splits of kSplitCells cells into a slice of the scratch ring, then the
-// merge into out (b[4]). False (nothing recorded) when the scratch cannot be had: the caller then
-// takes one workgroup per (head, token).
+// The wide kernel over splits of kSplitCells cells, partials into a slice of the scratch ring,
+// merged by each (head, token)'s last split. False (nothing recorded) when the scratch cannot be
+// had or the call is too large for it: the caller then takes one workgroup per (head, token).
 bool VulkanBackendImpl::attention_split(const AttnPC& pc, const Binding* b, int64_t n_tok, DType kv) {
     const uint32_t n_split = uint32_t((int64_t(pc.n_cells) + kSplitCells - 1) / kSplitCells);
-    const uint64_t bytes = uint64_t(n_tok) * pc.n_head * n_split * (pc.hd + 2) * 4;
-    if (bytes > kSplitScratchBytes) return false;
+    const uint64_t bytes = uint64_t(n_tok) * pc.n_head * n_split * (pc.hd + 2) * 4, counts = uint64_t(n_tok) * pc.n_head;
+    if (bytes > kSplitScratchBytes || counts > kSplitSlotCounts) return false;
     if (!split_scratch_) {
-        Result<void*> r = alloc(kSplitScratchBytes, "attention scratch");
+        Result<void*> r = alloc(kSplitCountBytes + kSplitScratchBytes, "attention scratch");
         if (!r.ok()) return false;
+        const std::vector<uint32_t> zeros(kSplitCountBytes / 4, 0);
+        if (!upload(*r, zeros.data(), kSplitCountBytes).ok()) {
+            free(*r);
+            return false;
+        }
         split_scratch_ = *r;
     }
-    if (split_used_ + bytes > kSplitScratchBytes) split_used_ = 0; // reuse from the start: the hazard tracker orders it
+    // Reuse from the start of the ring, and of the count slots, is ordered by the hazard tracker.
+    if (split_used_ + bytes > kSplitScratchBytes) split_used_ = 0;
     const std::string kvn = kv == DType::F16 ? "f16" : "f32", sg = use_subgroup_ops() ? "_sg" : "";
-    const Pipeline* ps = pipeline("attention_split_" + kvn + sg, 5, sizeof(AttnSplitPC));
-    const Pipeline* pm = pipeline("attention_merge", 2, sizeof(AttnMergePC));
-    if (!ps || !pm) return true; // the error is set
-    Tensor scratch = make_tensor(DType::F32, static_cast<uint8_t*>(split_scratch_) + split_used_, int64_t(bytes / 4));
+    const Pipeline* ps = pipeline("attention_split_" + kvn + sg, 7, sizeof(AttnSplitPC));
+    if (!ps) return true; // the error is set
+    uint8_t* base = static_cast<uint8_t*>(split_scratch_);
+    Tensor partial = make_tensor(DType::F32, base + kSplitCountBytes + split_used_, int64_t(bytes / 4));
+    Tensor count = make_tensor(DType::F32, base + split_slot_ * kSplitSlotCounts * 4, int64_t(counts));
     split_used_ += (bytes + 255) / 256 * 256;
-    Binding bs[5] = {b[0], b[1], b[2], b[3], {}}, bm[2];
-    AttnSplitPC sp{pc, uint32_t(kSplitCells), n_split};
-    AttnMergePC mp{pc.hd, pc.n_head, n_split, 0, pc.o_bias, pc.o_nb1, pc.o_nb2, 0};
-    if (!bind(scratch, 0, bytes, bs[4], &sp.a.o_bias) || !bind(scratch, 0, bytes, bm[0], &mp.s_bias)) return false;
-    bm[1] = b[4];
+    split_slot_ = (split_slot_ + 1) % kSplitSlots;
+    Binding bs[7] = {b[0], b[1], b[2], b[3], b[4], {}, {}};
+    AttnSplitPC sp{pc, uint32_t(kSplitCells), n_split, 0, 0};
+    if (!bind(partial, 0, bytes, bs[5], &sp.s_bias) || !bind(count, 0, counts * 4, bs[6], &sp.c_bias)) return false;
     set_error(rec_->dispatch(*ps, bs, &sp, pc.n_head, uint32_t(n_tok), n_split, "attention"));
-    set_error(rec_->dispatch(*pm, bm, &mp, pc.n_head, uint32_t(n_tok), 1, "attention"));
     return true;
 }
 

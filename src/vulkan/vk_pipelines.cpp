@@ -23,7 +23,7 @@ enum : uint32_t {
     OpExecutionMode = 16, OpTypeInt = 21, OpTypeFloat = 22, OpTypeVector = 23, OpTypeStruct = 30,
     OpTypePointer = 32, OpVariable = 59, OpDecorate = 71, OpMemberDecorate = 72,
 };
-enum : uint32_t { DecBinding = 33, DecDescriptorSet = 34, DecOffset = 35, ModeLocalSize = 17, StoragePushConstant = 9 };
+enum : uint32_t { DecNonWritable = 24, DecBinding = 33, DecDescriptorSet = 34, DecOffset = 35, ModeLocalSize = 17, StoragePushConstant = 9 };
 
 std::string cache_dir() {
     if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/vkai";
@@ -43,6 +43,9 @@ Result<Reflection> reflect_spirv(const uint32_t* w, size_t n) {
     std::unordered_map<uint32_t, uint32_t> ptr_pointee;     // pointer type -> pointee
     uint32_t pc_ptr_type = 0;
     std::vector<uint32_t> variables;
+    std::unordered_map<uint32_t, uint32_t> var_type;           // variable -> its pointer type
+    std::unordered_map<uint32_t, uint32_t> nonwritable_members; // struct id -> members decorated NonWritable
+    std::unordered_map<uint32_t, bool> nonwritable;             // id decorated NonWritable
     for (size_t i = 5; i < n;) {
         const uint32_t op = w[i] & 0xffff, len = w[i] >> 16;
         if (len == 0 || i + len > n) return fail(Code::invalid_argument, "SPIR-V instruction at word %zu overruns the module", i);
@@ -64,14 +67,16 @@ Result<Reflection> reflect_spirv(const uint32_t* w, size_t n) {
             break;
         case OpVariable:
             if (len >= 4 && a[2] == StoragePushConstant) pc_ptr_type = a[0];
-            if (len >= 4) variables.push_back(a[1]);
+            if (len >= 4) variables.push_back(a[1]), var_type[a[1]] = a[0];
             break;
         case OpDecorate:
             if (len >= 4 && a[1] == DecBinding) binding[a[0]] = a[2];
             if (len >= 4 && a[1] == DecDescriptorSet) set[a[0]] = a[2];
+            if (len >= 3 && a[1] == DecNonWritable) nonwritable[a[0]] = true;
             break;
         case OpMemberDecorate:
             if (len >= 5 && a[2] == DecOffset) member_off[{a[0], a[1]}] = a[3];
+            if (len >= 4 && a[2] == DecNonWritable) ++nonwritable_members[a[0]];
             break;
         default: break;
         }
@@ -83,6 +88,10 @@ Result<Reflection> reflect_spirv(const uint32_t* w, size_t n) {
         auto s = set.find(v);
         if (s != set.end() && s->second != 0) return fail(Code::invalid_argument, "descriptor set %u used; vkai shaders use set 0 only", s->second);
         r.bindings.push_back(b->second);
+        // Read-only when the variable is NonWritable or every member of its block is.
+        const uint32_t st = ptr_pointee[var_type[v]];
+        const bool ro = nonwritable[v] || (members.count(st) && nonwritable_members[st] >= members[st].size());
+        if (!ro && b->second < 32) r.written |= 1u << b->second;
     }
     std::sort(r.bindings.begin(), r.bindings.end());
     r.bindings.erase(std::unique(r.bindings.begin(), r.bindings.end()), r.bindings.end());
@@ -193,6 +202,7 @@ Result<std::unique_ptr<Pipeline>> Pipelines::begin_pipeline(const PipelineSpec& 
     p->name = name;
     p->n_bindings = spec.n_bindings;
     p->push_bytes = spec.push_bytes;
+    p->written = refl.written;
     VKAI_ASSIGN_OR_RETURN(p->set_layout, set_layout(spec.n_bindings));
     VkPushConstantRange pcr{VK_SHADER_STAGE_COMPUTE_BIT, 0, spec.push_bytes};
     VkPipelineLayoutCreateInfo lci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};

@@ -15,10 +15,12 @@ namespace vkai::vk {
 
 struct Reflection {
     std::vector<uint32_t> bindings; // binding numbers of set 0, sorted
+    uint32_t written = 0;           // bit b: binding b is writable (a block there lacks readonly)
     uint32_t push_bytes = 0;        // size of the push-constant block, 0 when none
     uint32_t local_size[3] = {1, 1, 1};
 };
-// Minimal SPIR-V parser: OpDecorate Binding/DescriptorSet, the PushConstant variable's struct
+// Minimal SPIR-V parser: OpDecorate Binding/DescriptorSet, NonWritable (on a block's members or the
+// variable: what the hazard tracker takes as only read), the PushConstant variable's struct
 // (member offsets + sizes), OpExecutionMode LocalSize. invalid_argument on malformed words.
 Result<Reflection> reflect_spirv(const uint32_t* words, size_t n_words);
 
@@ -28,6 +30,7 @@ struct Pipeline {
     VkPipelineLayout layout = VK_NULL_HANDLE;
     VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
     uint32_t n_bindings = 0, push_bytes = 0;
+    uint32_t written = 0; // Reflection::written: the bindings a dispatch writes
 };
 
 struct PipelineSpec {

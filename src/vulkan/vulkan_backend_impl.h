@@ -118,9 +118,9 @@ private:
     std::vector<float> rope_ff_, rope_host_;
     RingSlice rope_slice_;
     uint64_t rope_submit_ = UINT64_MAX; // ring generation that holds rope_host_ at rope_slice_
-    // attention_split: partial results, a ring of device memory allocated on first use
+    // attention_split: count slots and a ring of partial results, device memory allocated on first use
     void* split_scratch_ = nullptr;
-    uint64_t split_used_ = 0;
+    uint64_t split_used_ = 0, split_slot_ = 0;
 };
 
 } // namespace vkai::vk

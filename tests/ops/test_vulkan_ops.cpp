@@ -599,6 +599,16 @@ TEST(VulkanErrors, PipelineInterfaceMismatchIsAnError) {
     EXPECT_FALSE(none.ok());
     const uint32_t junk[] = {1, 2, 3};
     EXPECT_FALSE(vk::reflect_spirv(junk, 3).ok());
+    // The written bindings come from the shader's readonly blocks: the hazard tracker's writes.
+    const struct {
+        const char* name;
+        uint32_t n, push, written;
+    } io[] = {{"rms_norm", 3, 72, 1u << 2}, {"mul_mat_vec_q4_k_n1_glu_add", 5, 80, 1u << 4}, {"attention_split_f16", 7, 92, (1u << 4) | (1u << 5) | (1u << 6)}};
+    for (const auto& c : io) {
+        Result<const vk::Pipeline*> p = pipes.get(c.name, c.n, c.push);
+        ASSERT_TRUE(p.ok()) << c.name << ": " << p.status().message();
+        EXPECT_EQ((*p)->written, c.written) << c.name;
+    }
 }
 
 } // namespace

@@ -22,15 +22,23 @@ layout(binding = 1) readonly buffer KB4 { uvec4 kdata4[]; }; // the same binding
 layout(binding = 2) readonly buffer VB { uint vdata[]; };
 layout(binding = 3) readonly buffer MB { uint mdata[]; };
 layout(binding = 4) buffer OB { uint odata[]; };
+#ifdef SPLIT
+// The splits' partial results and, per (token, head), the count of splits done (zero between uses):
+// coherent, as other workgroups read them (the last split of a (head, token) merges).
+layout(binding = 5) coherent buffer SB { uint sdata[]; };
+layout(binding = 6) coherent buffer CB { uint cdata[]; };
+#endif
 
 #include "lib/common.glsl"
 
 #define WG 256u
 #ifdef SPLIT
-// Split cells (decode over long caches, vk_ops_attn.cpp): workgroup z takes cells
-// [z * split_cells, (z + 1) * split_cells) of its (head, token) and writes its running max m, sum l
-// and unnormalized output to the scratch binding; attention_merge.comp combines the splits. So a
-// 1500-cell cross-attention of 20 heads runs as 120 workgroups instead of 20.
+// Split cells (flash-decoding for few queries over long caches, vk_ops_attn.cpp): workgroup z takes
+// cells [z * split_cells, (z + 1) * split_cells) of its (head, token) and writes its running max m,
+// sum l and unnormalized output to binding 5; the workgroup that finishes last (an atomic count per
+// (token, head) in binding 6) combines the splits into out. One dispatch, so concurrent attentions
+// (whisper's windows decoded in lockstep) stay one dependent step. A 1500-cell cross-attention of
+// 20 heads runs as 120 workgroups instead of 20.
 #define CH 256u
 #else
 #define CH 1024u
@@ -52,11 +60,15 @@ layout(push_constant) uniform PC {
     uint m_bias, m_nb1;        // row token
     uint o_bias, o_nb1, o_nb2;
 #ifdef SPLIT
-    uint split_cells, n_split; // o_bias: the scratch's byte bias in binding 4
+    uint split_cells, n_split;
+    uint s_bias, c_bias; // byte biases of this call's partials (binding 5) and counts (binding 6)
 #endif
 } pc;
 
 shared float qs[MAX_HD];
+#ifdef SPLIT
+shared bool last_split;
+#endif
 shared float ps[CH];
 shared float red[WG];
 shared float outs[4u * MAX_HD]; // per-group partial outputs
@@ -197,9 +209,38 @@ void main() {
     barrier();
 #ifdef SPLIT
     // [m, l, o[0 .. hd)] per (token, head, split); m = -inf and l = 0 when no cell of the split is seen.
-    const uint sa = (pc.o_bias >> 2) + ((t * pc.n_head + h) * pc.n_split + z) * (pc.hd + 2u);
-    if (tid == 0u) odata[sa] = floatBitsToUint(m), odata[sa + 1u] = floatBitsToUint(l);
-    for (uint d = tid; d < pc.hd; d += WG) odata[sa + 2u + d] = floatBitsToUint(outs[d] + outs[MAX_HD + d] + outs[2u * MAX_HD + d] + outs[3u * MAX_HD + d]);
+    const uint stride = pc.hd + 2u, base = (pc.s_bias >> 2) + (t * pc.n_head + h) * pc.n_split * stride;
+    const uint sa = base + z * stride;
+    if (tid == 0u) sdata[sa] = floatBitsToUint(m), sdata[sa + 1u] = floatBitsToUint(l);
+    for (uint d = tid; d < pc.hd; d += WG) sdata[sa + 2u + d] = floatBitsToUint(outs[d] + outs[MAX_HD + d] + outs[2u * MAX_HD + d] + outs[3u * MAX_HD + d]);
+    // Publish the partial, then count it; the last split's workgroup sees every other one's.
+    memoryBarrierBuffer();
+    barrier();
+    const uint ca = (pc.c_bias >> 2) + t * pc.n_head + h;
+    if (tid == 0u) last_split = atomicAdd(cdata[ca], 1u) == pc.n_split - 1u;
+    barrier();
+    if (!last_split) return;
+    memoryBarrierBuffer();
+    // out = sum_i w_i o_i / sum_i w_i l_i, w_i = exp(m_i - max m); a split that saw no cell (m = -inf)
+    // weighs 0; a row that saw none at all is 0, as below.
+    float mx = NEG_INF;
+    for (uint i = 0u; i < pc.n_split; ++i) mx = max(mx, uintBitsToFloat(sdata[base + i * stride]));
+    const bool none = isinf(mx) && mx < 0.0;
+    float lt = 0.0;
+    for (uint i = 0u; i < pc.n_split; ++i) {
+        const float mi = uintBitsToFloat(sdata[base + i * stride]);
+        if (!none && !(isinf(mi) && mi < 0.0)) lt += exp(mi - mx) * uintBitsToFloat(sdata[base + i * stride + 1u]);
+    }
+    const uint oa = (pc.o_bias + h * pc.o_nb1 + t * pc.o_nb2) >> 2;
+    for (uint d = tid; d < pc.hd; d += WG) {
+        float o = 0.0;
+        for (uint i = 0u; i < pc.n_split; ++i) {
+            const float mi = uintBitsToFloat(sdata[base + i * stride]);
+            if (!none && !(isinf(mi) && mi < 0.0)) o += exp(mi - mx) * uintBitsToFloat(sdata[base + i * stride + 2u + d]);
+        }
+        odata[oa + d] = floatBitsToUint(lt > 0.0 ? o / lt : 0.0);
+    }
+    if (tid == 0u) cdata[ca] = 0u; // ready for the next use of these counts
 #else
     const uint oa = (pc.o_bias + h * pc.o_nb1 + t * pc.o_nb2) >> 2;
     for (uint d = tid; d < pc.hd; d += WG) {
