@@ -19,7 +19,6 @@ KvCache& KvCache::operator=(KvCache&& o) noexcept {
         pos_ = std::move(o.pos_);
         seq_ = std::move(o.seq_);
         used_ = o.used_;
-        search_from_ = o.search_from_;
         o.k_.clear();
         o.v_.clear();
         o.backends_.clear();
@@ -80,16 +79,17 @@ Result<std::vector<int32_t>> KvCache::claim(const int32_t* pos, const int32_t* s
     if (n > n_cells_ - used_)
         return fail(Code::out_of_memory, "the context is full: %lld tokens do not fit in the %lld free of %lld cells", (long long)n,
                     (long long)(n_cells_ - used_), (long long)n_cells_);
+    // Lowest free cells first: the cells in use stay packed at the start, and attention reads only
+    // up to the last one in use (used_end), so a server's cache does not drift to its full size.
     std::vector<int32_t> cells(static_cast<size_t>(n));
-    int64_t c = search_from_;
+    int64_t c = 0;
     for (int64_t i = 0; i < n; ++i) {
-        while (pos_[size_t(c)] >= 0) c = (c + 1) % n_cells_;
+        while (pos_[size_t(c)] >= 0) ++c; // n <= free cells: one is left
         pos_[size_t(c)] = pos[i];
         seq_[size_t(c)] = seq[i];
         cells[size_t(i)] = int32_t(c);
-        c = (c + 1) % n_cells_;
+        ++c;
     }
-    search_from_ = c;
     used_ += n;
     return cells;
 }
@@ -103,7 +103,6 @@ void KvCache::remove(int32_t seq, int32_t p0, int32_t p1) {
         seq_[size_t(c)] = -1;
         --used_;
     }
-    if (used_ == 0) search_from_ = 0;
 }
 
 int64_t KvCache::used_end() const {

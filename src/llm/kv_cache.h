@@ -30,7 +30,7 @@ public:
     Tensor k(int64_t layer);
     Tensor v(int64_t layer);
 
-    // Finds n free cells (not necessarily contiguous) and claims them for (pos, seq) pairs.
+    // Claims the n lowest free cells (not necessarily contiguous) for (pos, seq) pairs.
     // Returns the cell index of each token, or out_of_memory when the cache is full.
     Result<std::vector<int32_t>> claim(const int32_t* pos, const int32_t* seq, int64_t n);
 
@@ -56,7 +56,6 @@ private:
     std::vector<void*> k_, v_;       // per layer, in that layer's backend memory
     std::vector<int32_t> pos_, seq_;
     int64_t used_ = 0;
-    int64_t search_from_ = 0; // where the next claim starts looking: keeps a sequence's cells in order
 };
 
 } // namespace vkai::llm

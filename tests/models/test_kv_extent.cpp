@@ -85,10 +85,15 @@ void check(Backend* be) {
     const std::vector<float> got_a = run(*big, {more[0]}, int32_t(toks.size()), 0); // the other sequence's cells masked
     EXPECT_LT(max_diff(got_a, want_a), 1e-4);
     big->kv().remove(1);
-    // seq 0's newest cell (claimed after the filler's) is now the highest in use
+    // seq 0's newest cell (claimed after the filler's) is now the highest in use; the next token
+    // takes the lowest free cell, right after seq 0's first ones
     EXPECT_EQ(big->kv().used_end(), int64_t(toks.size() + filler.size() + 1));
     const std::vector<float> got_b = run(*big, {more[1]}, int32_t(toks.size()) + 1, 0);
     EXPECT_LT(max_diff(got_b, want_b), 1e-4);
+    EXPECT_EQ(big->kv().cell_pos(int64_t(toks.size())), int32_t(toks.size()) + 1);
+    // Emptied, the cache packs from cell 0 again.
+    big->kv().remove(0);
+    EXPECT_EQ(big->kv().used_end(), 0);
 }
 
 } // namespace
