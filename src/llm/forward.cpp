@@ -412,8 +412,9 @@ DecodeOps decode_ops(const Model& m, bool gpu) {
     DecodeOps o;
     // rms_norm, q, k, v, (3 bias adds), (q/k norms), 2 ropes, 2 cache writes, attention, output
     // projection (+ residual add), ffn norm. On the GPU for one token the residual add is inside
-    // the projection, and each norm inside the projections it feeds (the ffn norm only for a dense FFN).
-    o.attn = (gpu ? 0 : 1) + 3 + (L.bq.data ? 3 : 0) + (L.q_norm.data ? 2 : 0) + 2 + 2 + 1 + (gpu ? 1 : 2) +
+    // the projection, and each norm inside the projections it feeds (the ffn norm only for a dense
+    // FFN); on the GPU k's rope and cache write are one op.
+    o.attn = (gpu ? 0 : 1) + 3 + (L.bq.data ? 3 : 0) + (L.q_norm.data ? 2 : 0) + (gpu ? 3 : 4) + 1 + (gpu ? 1 : 2) +
              (gpu && hp.n_expert == 0 ? 0 : 1);
     o.head = gpu ? 2 : 4; // row selection, output norm (in the head on a GPU), head (+ the logits' download: a GPU's is a round trip)
     if (hp.n_expert == 0) {
@@ -555,12 +556,15 @@ Status Context::decode_impl(const Batch& b, bool& claimed) {
             be.rms_norm(qh, &L.q_norm, hp.norm_eps, qh);
             be.rms_norm(kh, &L.k_norm, hp.norm_eps, kh);
         }
-        be.rope(q3, b.pos.data(), rope, q3);
-        be.rope(k3, b.pos.data(), rope, k3);
-
         Tensor kc = kv_.k(l), vc = kv_.v(l);
         Tensor kc2 = make_tensor(kc.type, kc.data, kv_dim, n_cells), vc2 = make_tensor(vc.type, vc.data, kv_dim, n_cells);
-        be.set_rows(k, cells.data(), kc2);
+        be.rope(q3, b.pos.data(), rope, q3);
+        if (be.fuses_rope_set_rows()) { // k rotated straight into the cache: one dependent step less
+            be.rope_set_rows(k3, b.pos.data(), rope, cells.data(), kc2);
+        } else {
+            be.rope(k3, b.pos.data(), rope, k3);
+            be.set_rows(k, cells.data(), kc2);
+        }
         be.set_rows(v, cells.data(), vc2);
         kc.ne[2] = vc.ne[2] = n_kv; // the cells in use (views: same strides)
         be.attention(q3, kc, vc, mask, scale, attn3);

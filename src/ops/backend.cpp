@@ -27,6 +27,9 @@ void Backend::rms_norm_mul_mat(const Tensor& w, const Tensor&, const Tensor&, fl
     VKAI_ASSERT(false, "rms_norm_mul_mat of %s weights is not implemented by backend %s (check fuses_rms_norm_mul_mat first)",
                 dtype_name(w.type), name().c_str());
 }
+void Backend::rope_set_rows(const Tensor&, const int32_t*, const RopeParams&, const int32_t*, Tensor&) {
+    VKAI_ASSERT(false, "rope_set_rows is not implemented by backend %s (check fuses_rope_set_rows first)", name().c_str());
+}
 void Backend::im2col(const Tensor&, int, int, int, Tensor&) { VKAI_ASSERT(false, "im2col is not implemented by backend %s", name().c_str()); }
 
 } // namespace vkai

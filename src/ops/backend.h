@@ -103,6 +103,11 @@ public:
         return false;
     }
     virtual void rms_norm_mul_mat(const Tensor& w, const Tensor& x, const Tensor& g, float eps, Tensor& y);
+    // set_rows(rope(x), ids, dst): k rotated straight into the KV cache (x f32 (head_dim, n_heads,
+    // n_tokens), unchanged; dst rows of head_dim * n_heads, f32 or f16; token t to row ids[t]).
+    // Only where fuses_rope_set_rows() says so; the caller composes rope and set_rows otherwise.
+    virtual bool fuses_rope_set_rows() const { return false; }
+    virtual void rope_set_rows(const Tensor& x, const int32_t* pos, const RopeParams& p, const int32_t* ids, Tensor& dst);
 };
 
 } // namespace vkai

@@ -60,6 +60,8 @@ public:
     void swiglu_mul_mat_add(const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&) override { op("swiglu_mul_mat_add"); }
     bool fuses_rms_norm_mul_mat(DType, int64_t ncols) const override { return fuses_ && ncols == 1; }
     void rms_norm_mul_mat(const Tensor&, const Tensor&, const Tensor&, float, Tensor&) override { op("rms_norm_mul_mat"); }
+    bool fuses_rope_set_rows() const override { return fuses_; }
+    void rope_set_rows(const Tensor&, const int32_t*, const RopeParams&, const int32_t*, Tensor&) override { op("rope_set_rows"); }
 
 private:
     void op(const char* name) {

@@ -271,6 +271,12 @@ bool env_off(const char* name) {
     return e && e[0] == '0';
 }
 
+// VKAI_VK_FUSE_ROPE=0: rope and the cache write as two steps (to compare on a GPU).
+bool VulkanBackendImpl::fuses_rope_set_rows() const {
+    static const bool off = env_off("VKAI_VK_FUSE_ROPE");
+    return !off;
+}
+
 // VKAI_VK_FUSE_NORM=0: rms_norm as its own dispatch before the projections (to compare on a GPU).
 bool VulkanBackendImpl::fuses_rms_norm_mul_mat(DType w, int64_t ncols) const {
     static const bool off = env_off("VKAI_VK_FUSE_NORM");

@@ -23,7 +23,7 @@ struct AttnPC {
 namespace {
 
 struct RopePC {
-    uint32_t head_dim, n_rot, n_heads, neox, nrows, row0, cs_off, pad;
+    uint32_t head_dim, n_rot, n_heads, neox, nrows, row0, cs_off, ids_off;
     TensorPC x, y;
 };
 
@@ -82,6 +82,8 @@ bool same_params(const RopeParams& a, const RopeParams& b) {
 
 void VulkanBackendImpl::attn_pipeline_specs(std::vector<PipelineSpec>& specs) const {
     specs.push_back({"rope", 3, sizeof(RopePC)});
+    specs.push_back({"rope_store_f32", 4, sizeof(RopePC)});
+    specs.push_back({"rope_store_f16", 4, sizeof(RopePC)});
     specs.push_back({"attention_f32", 5, sizeof(AttnPC)});
     specs.push_back({"attention_f16", 5, sizeof(AttnPC)});
     const std::string sg = use_subgroup_ops() ? "_sg" : "";
@@ -95,6 +97,49 @@ void VulkanBackendImpl::attn_pipeline_specs(std::vector<PipelineSpec>& specs) co
     }
 }
 
+// The (cos, sin) table of n_tok positions into rope_host_: q and k of every layer share positions
+// and parameters, so it is computed once (host, double precision) per pass.
+void VulkanBackendImpl::rope_table(const int32_t* pos, int64_t n_tok, const RopeParams& rp) {
+    const int half = rp.n_rot / 2;
+    const uint64_t table_bytes = uint64_t(n_tok) * uint64_t(half) * 8;
+    const bool same = rope_host_.size() == table_bytes / 4 && same_params(rope_p_, rp) &&
+                      std::equal(pos, pos + n_tok, rope_pos_.begin(), rope_pos_.end()) &&
+                      (rp.freq_factors ? rope_ff_.size() == size_t(half) && std::equal(rope_ff_.begin(), rope_ff_.end(), rp.freq_factors)
+                                       : rope_ff_.empty());
+    if (same) return;
+    rope_host_.resize(size_t(table_bytes / 4));
+    std::vector<double> freq(static_cast<size_t>(half));
+    for (int i = 0; i < half; ++i) freq[size_t(i)] = std::pow(double(rp.freq_base), -2.0 * i / rp.n_rot);
+    for (int64_t t = 0; t < n_tok; ++t)
+        for (int i = 0; i < half; ++i) {
+            double theta = double(pos[t]) * double(rp.freq_scale) * freq[size_t(i)];
+            if (rp.freq_factors) theta /= double(rp.freq_factors[i]);
+            rope_host_[size_t((t * half + i) * 2)] = float(std::cos(theta) * double(rp.attn_factor));
+            rope_host_[size_t((t * half + i) * 2 + 1)] = float(std::sin(theta) * double(rp.attn_factor));
+        }
+    rope_p_ = rp;
+    rope_pos_.assign(pos, pos + n_tok);
+    if (rp.freq_factors) rope_ff_.assign(rp.freq_factors, rp.freq_factors + half);
+    else rope_ff_.clear();
+    rope_submit_ = UINT64_MAX;
+}
+
+// The table's binding in the ring, (re)staged when the ring does not hold it (a new submission, or
+// a flush mid-loop). reserve: the dispatches the caller records with it, which must not flush.
+bool VulkanBackendImpl::rope_table_binding(uint32_t reserve, Binding& b) {
+    const uint64_t table_bytes = uint64_t(rope_host_.size()) * 4;
+    if (Status st = rec_->reserve(reserve); !st.ok()) return set_error(st), false;
+    if (rope_submit_ != rec_->ring_generation()) {
+        Result<RingSlice> s = rec_->ring_alloc(table_bytes, align_);
+        if (!s.ok()) return set_error(s.status()), false;
+        std::memcpy(s->host, rope_host_.data(), table_bytes);
+        rope_slice_ = *s;
+        rope_submit_ = rec_->ring_generation();
+    }
+    b = bind_ring(rope_slice_, table_bytes);
+    return true;
+}
+
 void VulkanBackendImpl::rope(const Tensor& x, const int32_t* pos, const RopeParams& rp, Tensor& y) {
     const int64_t head_dim = x.ne[0], n_heads = x.ne[1], n_tok = x.ne[2];
     VKAI_ASSERT(x.type == DType::F32 && y.type == DType::F32 && x.ne == y.ne && x.ne[3] == 1, "rope: f32 (head_dim, n_heads, n_tokens)");
@@ -102,31 +147,7 @@ void VulkanBackendImpl::rope(const Tensor& x, const int32_t* pos, const RopePara
     if (!err_.ok() || n_tok == 0) return;
     const Pipeline* p = pipeline("rope", 3, sizeof(RopePC));
     if (!p) return;
-    const int half = rp.n_rot / 2;
-    const uint64_t table_bytes = uint64_t(n_tok) * uint64_t(half) * 8;
-    // q and k of every layer share positions and parameters: the table is computed once (host,
-    // double precision) and copied to the ring once per submission.
-    const bool same = rope_host_.size() == table_bytes / 4 && same_params(rope_p_, rp) &&
-                      std::equal(pos, pos + n_tok, rope_pos_.begin(), rope_pos_.end()) &&
-                      (rp.freq_factors ? rope_ff_.size() == size_t(half) && std::equal(rope_ff_.begin(), rope_ff_.end(), rp.freq_factors)
-                                       : rope_ff_.empty());
-    if (!same) {
-        rope_host_.resize(size_t(table_bytes / 4));
-        std::vector<double> freq(static_cast<size_t>(half));
-        for (int i = 0; i < half; ++i) freq[size_t(i)] = std::pow(double(rp.freq_base), -2.0 * i / rp.n_rot);
-        for (int64_t t = 0; t < n_tok; ++t)
-            for (int i = 0; i < half; ++i) {
-                double theta = double(pos[t]) * double(rp.freq_scale) * freq[size_t(i)];
-                if (rp.freq_factors) theta /= double(rp.freq_factors[i]);
-                rope_host_[size_t((t * half + i) * 2)] = float(std::cos(theta) * double(rp.attn_factor));
-                rope_host_[size_t((t * half + i) * 2 + 1)] = float(std::sin(theta) * double(rp.attn_factor));
-            }
-        rope_p_ = rp;
-        rope_pos_.assign(pos, pos + n_tok);
-        if (rp.freq_factors) rope_ff_.assign(rp.freq_factors, rp.freq_factors + half);
-        else rope_ff_.clear();
-        rope_submit_ = UINT64_MAX;
-    }
+    rope_table(pos, n_tok, rp);
     const int64_t nrows = x.nrows(), per = rows_per_chunk({&x, &y}, nrows);
     for (int64_t r0 = 0; r0 < nrows; r0 += per) {
         const int64_t r1 = std::min(nrows, r0 + per);
@@ -134,17 +155,8 @@ void VulkanBackendImpl::rope(const Tensor& x, const int32_t* pos, const RopePara
         RopePC pc{};
         uint64_t lo, hi;
         row_span(x, r0, r1, lo, hi);
-        // (Re)stage the table when the ring does not hold it (a new submission, or a flush mid-loop).
-        if (Status st = rec_->reserve(2); !st.ok()) return set_error(st);
-        if (rope_submit_ != rec_->ring_generation()) {
-            Result<RingSlice> s = rec_->ring_alloc(table_bytes, align_);
-            if (!s.ok()) return set_error(s.status());
-            std::memcpy(s->host, rope_host_.data(), table_bytes);
-            rope_slice_ = *s;
-            rope_submit_ = rec_->ring_generation();
-        }
+        if (!rope_table_binding(2, b[1])) return;
         bool ok = bind(x, lo, hi, b[0], &pc.x.bias);
-        b[1] = bind_ring(rope_slice_, table_bytes);
         row_span(y, r0, r1, lo, hi);
         ok = ok && bind(y, lo, hi, b[2], &pc.y.bias);
         if (!ok) return set_error(fail(Code::unsupported, "rope: a row does not fit one storage-buffer binding"));
@@ -158,6 +170,64 @@ void VulkanBackendImpl::rope(const Tensor& x, const int32_t* pos, const RopePara
         pc.row0 = uint32_t(r0);
         pc.cs_off = 0;
         dispatch(p, b, &pc, uint64_t(r1 - r0), 1, "rope");
+    }
+}
+
+// set_rows(rope(x), ids, dst) in one dispatch (rope.comp STORE): x (head_dim, n_heads, n_tok), dst
+// rows of head_dim * n_heads; the whole destination in one binding, as set_rows.
+void VulkanBackendImpl::rope_set_rows(const Tensor& x, const int32_t* pos, const RopeParams& rp, const int32_t* ids, Tensor& dst) {
+    const int64_t head_dim = x.ne[0], n_heads = x.ne[1], n_tok = x.ne[2];
+    VKAI_ASSERT(x.type == DType::F32 && x.ne[3] == 1 && (dst.type == DType::F32 || dst.type == DType::F16) && dst.ne[0] == head_dim * n_heads,
+                "rope_set_rows: f32 (head_dim, n_heads, n_tokens) into rows of head_dim * n_heads");
+    VKAI_ASSERT(rp.n_rot > 0 && rp.n_rot % 2 == 0 && rp.n_rot <= head_dim && head_dim % 2 == 0, "rope_set_rows: n_rot %d, head_dim %lld", rp.n_rot,
+                (long long)head_dim);
+    for (int64_t t = 0; t < n_tok; ++t)
+        VKAI_ASSERT(ids[t] >= 0 && ids[t] < dst.nrows(), "rope_set_rows: id %d out of [0, %lld)", ids[t], (long long)dst.nrows());
+    if (!err_.ok() || n_tok == 0) return;
+    const Pipeline* p = pipeline(dst.type == DType::F16 ? "rope_store_f16" : "rope_store_f32", 4, sizeof(RopePC));
+    if (!p) return;
+    rope_table(pos, n_tok, rp);
+    Tensor d2 = dst; // 2-D: rows are cells
+    d2.ne[1] = dst.nrows();
+    d2.ne[2] = d2.ne[3] = 1;
+    uint64_t dlo, dhi;
+    row_span(d2, 0, d2.ne[1], dlo, dhi);
+    // Whole tokens per dispatch (a token's heads share its id).
+    const int64_t per_tok = std::max<int64_t>(1, rows_per_chunk({&x}, x.nrows()) / n_heads);
+    for (int64_t t0 = 0; t0 < n_tok; t0 += per_tok) {
+        const int64_t t1 = std::min(n_tok, t0 + per_tok);
+        Binding b[4];
+        RopePC pc{};
+        uint64_t lo, hi;
+        row_span(x, t0 * n_heads, t1 * n_heads, lo, hi);
+        // The table, then the ids; should the ids' slice flush the ring, the table is staged again.
+        RingSlice ids_slice;
+        for (;;) {
+            if (!rope_table_binding(2, b[1])) return;
+            const uint64_t gen = rec_->ring_generation();
+            Result<RingSlice> s = rec_->ring_alloc(uint64_t(t1 - t0) * 4, align_);
+            if (!s.ok()) return set_error(s.status());
+            if (rec_->ring_generation() == gen) {
+                ids_slice = *s;
+                break;
+            }
+        }
+        std::memcpy(ids_slice.host, ids + t0, size_t(t1 - t0) * 4);
+        bool ok = bind(x, lo, hi, b[0], &pc.x.bias);
+        b[2] = bind_ring(ids_slice, uint64_t(t1 - t0) * 4);
+        ok = ok && bind(d2, dlo, dhi, b[3], &pc.y.bias);
+        if (!ok) return set_error(fail(Code::unsupported, "rope_set_rows: an operand does not fit one storage-buffer binding"));
+        pc.x = tpc(x, pc.x.bias);
+        pc.y = tpc(d2, pc.y.bias);
+        pc.head_dim = uint32_t(head_dim);
+        pc.n_rot = uint32_t(rp.n_rot);
+        pc.n_heads = uint32_t(n_heads);
+        pc.neox = rp.mode == RopeMode::neox ? 1 : 0;
+        pc.nrows = uint32_t((t1 - t0) * n_heads);
+        pc.row0 = uint32_t(t0 * n_heads);
+        pc.cs_off = 0;
+        pc.ids_off = uint32_t(-t0); // ids[ids_off + t] for the absolute token t: the slice starts at t0 (mod 2^32)
+        dispatch(p, b, &pc, uint64_t(t1 - t0) * uint64_t(n_heads), 1, "rope");
     }
 }
 

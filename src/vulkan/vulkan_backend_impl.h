@@ -55,6 +55,8 @@ public:
     bool fuses_mul_mat_add_gelu(DType w, int64_t ncols) const override;
     void mul_mat_add_gelu(const Tensor& w, const Tensor& x, const Tensor& add, Tensor& y) override;
     bool fuses_rms_norm_mul_mat(DType w, int64_t ncols) const override;
+    bool fuses_rope_set_rows() const override;
+    void rope_set_rows(const Tensor& x, const int32_t* pos, const RopeParams& p, const int32_t* ids, Tensor& dst) override;
     void rms_norm_mul_mat(const Tensor& w, const Tensor& x, const Tensor& g, float eps, Tensor& y) override;
     // whisper's ops (vk_ops_whisper.cpp)
     void layer_norm(const Tensor& x, const Tensor* w, const Tensor* b, float eps, Tensor& y) override;
@@ -99,6 +101,9 @@ private:
     void mul_mat_vec_fused(const Tensor& w, const Tensor& x, const VecFusion& f, Tensor& y);
     // attention over splits of the cells, merged (vk_ops_attn.cpp); false when it records nothing.
     bool attention_split(const AttnPC& pc, const Binding* b, int64_t n_tok, DType kv);
+    // rope's (cos, sin) table for these positions into rope_host_, and its binding in the ring.
+    void rope_table(const int32_t* pos, int64_t n_tok, const RopeParams& rp);
+    bool rope_table_binding(uint32_t reserve, Binding& b);
 
     std::unique_ptr<Device> dev_;
     VulkanOptions opt_;

@@ -12,6 +12,7 @@
 #include "vulkan/vulkan_backend.h"
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -374,6 +375,50 @@ TEST_P(VulkanOps, Rope) {
                 EXPECT_TRUE(test::close(dx.get(x).f32(), want.f32(), Tol{1e-6f, 1e-5f}));
             }
         }
+}
+
+// k's rope written straight into the cache rows: against ref rope + set_rows, f32 and f16 caches,
+// both modes, partial rotation; rows not named by ids keep their (NaN) bytes.
+TEST_P(VulkanOps, RopeSetRows) {
+    NEED_BACKEND(be, GetParam());
+    ASSERT_TRUE(be->fuses_rope_set_rows());
+    const int32_t pos[] = {0, 5, 17, 4000, 123456};
+    const int32_t ids[] = {7, 0, 12, 3, 8};
+    for (DType kv : {DType::F32, DType::F16})
+        for (RopeMode mode : {RopeMode::normal, RopeMode::neox})
+            for (int n_rot : {64, 32}) {
+                SCOPED_TRACE(strf("%s mode=%d n_rot=%d", dtype_name(kv), int(mode), n_rot));
+                RopeParams p;
+                p.n_rot = n_rot;
+                p.mode = mode;
+                p.freq_base = 500000.0f;
+                p.freq_scale = 0.5f;
+                p.attn_factor = 1.1f;
+                Owned x(DType::F32, 64, 3, 5), cache(kv, 64 * 3, 13), roped(DType::F32, 64, 3, 5);
+                x.fill(5);
+                std::fill(cache.bytes.begin(), cache.bytes.end(), uint8_t(0xFF));
+                Owned want(cache);
+                ref::rope(x.t, pos, p, roped.t);
+                Tensor r2 = make_tensor(DType::F32, roped.t.data, 64 * 3, 5);
+                ref::set_rows(r2, ids, want.t);
+                Dev dx(be, x), dc(be, cache);
+                be->rope_set_rows(dx.t, pos, p, ids, dc.t);
+                ASSERT_TRUE(be->sync().ok());
+                const Owned got = dc.get(cache);
+                for (int64_t r = 0; r < 13; ++r) {
+                    const bool written = std::find(std::begin(ids), std::end(ids), r) != std::end(ids);
+                    if (!written) {
+                        EXPECT_EQ(std::memcmp(got.t.row<uint8_t>(r), want.t.row<uint8_t>(r), size_t(cache.row_bytes())), 0) << "row " << r;
+                        continue;
+                    }
+                    Owned g1(DType::F32, 64 * 3), w1(DType::F32, 64 * 3);
+                    Tensor gr = make_tensor(kv, got.t.row<uint8_t>(r), 64 * 3), wr = make_tensor(kv, want.t.row<uint8_t>(r), 64 * 3);
+                    ref::copy(gr, g1.t);
+                    ref::copy(wr, w1.t);
+                    EXPECT_TRUE(test::close(g1.f32(), w1.f32(), Tol{1e-6f, kv == DType::F16 ? 1e-3f : 1e-5f})) << "row " << r;
+                }
+                EXPECT_TRUE(test::close(dx.get(x).f32(), x.f32(), Tol{0.0f, 0.0f})) << "x is unchanged";
+            }
 }
 
 TEST_P(VulkanOps, SetRowsAndAttention) {
