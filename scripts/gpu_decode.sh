@@ -1,8 +1,8 @@
 #!/bin/bash
 # Runs on the GPU machine: decode. Correctness of the changed kernels on the real GPU (op tests),
 # then, when .gpu-mm/base/ holds the binaries of an earlier commit (vkai, vkai-bench-vulkan-matvec),
-# matrix-vector and 7B generation of base vs this tree in the same run; the norm fusion
-# (VKAI_VK_FUSE_NORM=0), the whisper decoder with and without split attention
+# matrix-vector and 7B generation of base vs this tree in the same run; the norm and rope fusions
+# (VKAI_VK_FUSE_NORM=0, VKAI_VK_FUSE_ROPE=0), the whisper decoder with and without split attention
 # (VKAI_VK_ATTN_SPLIT=0), the wide-attention threshold (VKAI_VK_ATTN_WIDE_MIN=1), the whisper
 # encoder, 10 minutes with 20 parallel windows, and the decoder's profile.
 #   make the carry (here): bash scripts/gpu_decode.sh --pack
@@ -51,8 +51,8 @@ if [ -x $G/base/vkai ]; then
     echo "== matrix-vector, base then this tree"
     timeout 120 $G/base/vkai-bench-vulkan-matvec --iters 100 2>&1 | tail -n 25
     timeout 120 $G/vkai-bench-vulkan-matvec --iters 100 2>&1 | tail -n 25
-    echo "== 7B tg128: base | this tree | this tree with VKAI_VK_FUSE_NORM=0"
-    for i in 1 2; do echo "$(tg tg $G/base/vkai) | $(tg) | $(VKAI_VK_FUSE_NORM=0 tg)"; done
+    echo "== 7B tg128: base | this tree | VKAI_VK_FUSE_NORM=0 | VKAI_VK_FUSE_ROPE=0"
+    for i in 1 2; do echo "$(tg tg $G/base/vkai) | $(tg) | $(VKAI_VK_FUSE_NORM=0 tg) | $(VKAI_VK_FUSE_ROPE=0 tg)"; done
 else
     echo "== 7B tg128"
     for i in 1 2; do tg; done
