@@ -214,26 +214,33 @@ Status Context::move_x(const Exec& from, const Exec& to, int64_t n) {
 }
 
 // h: the normalized input (clobbered); the FFN's output is added to x.
-// Whether the backend takes rms_norm(x, norm) inside each of the projections ws (f32 norm weights).
-static bool norm_fuses(const Backend& be, const Tensor& norm, int64_t n, std::initializer_list<const Tensor*> ws) {
-    if (norm.type != DType::F32) return false;
-    for (const Tensor* w : ws)
-        if (!be.fuses_rms_norm_mul_mat(w->type, n)) return false;
-    return true;
+namespace {
+
+struct Projection {
+    const Tensor* w;
+    Tensor* y;
+};
+// y = w rms_norm(x, norm) for each projection: on a backend that fuses (f32 norm weights), the norm
+// inside each of them (one dependent step less; each recomputes it), else once into h (h may be x).
+void normed_projections(Backend& be, const Tensor& x, const Tensor& norm, float eps, Tensor& h, std::initializer_list<Projection> ps) {
+    const int64_t n = x.nrows();
+    bool fuse = norm.type == DType::F32;
+    for (const Projection& p : ps) fuse = fuse && be.fuses_rms_norm_mul_mat(p.w->type, n);
+    if (fuse) {
+        for (const Projection& p : ps) be.rms_norm_mul_mat(*p.w, x, norm, eps, *p.y);
+        return;
+    }
+    be.rms_norm(x, &norm, eps, h);
+    for (const Projection& p : ps) be.mul_mat(*p.w, h, *p.y);
 }
+
+} // namespace
 
 void Context::ffn_dense(Exec& e, const LayerWeights& L, Tensor& h, Tensor& x, int64_t n) {
     const HParams& hp = model_.hp();
     Backend& be = *e.be;
     Tensor g = e.t(GATE, hp.n_ff, n), u = e.t(UP, hp.n_ff, n);
-    if (norm_fuses(be, L.ffn_norm, n, {&L.ffn_gate, &L.ffn_up})) { // the norm inside the projections
-        be.rms_norm_mul_mat(L.ffn_gate, x, L.ffn_norm, hp.norm_eps, g);
-        be.rms_norm_mul_mat(L.ffn_up, x, L.ffn_norm, hp.norm_eps, u);
-    } else {
-        be.rms_norm(x, &L.ffn_norm, hp.norm_eps, h);
-        be.mul_mat(L.ffn_gate, h, g);
-        be.mul_mat(L.ffn_up, h, u);
-    }
+    normed_projections(be, x, L.ffn_norm, hp.norm_eps, h, {{&L.ffn_gate, &g}, {&L.ffn_up, &u}});
     if (be.fuses_swiglu_mul_mat_add(L.ffn_down.type, n)) { // decode on a GPU: one step instead of two
         be.swiglu_mul_mat_add(L.ffn_down, g, u, x, x);
         return;
@@ -534,18 +541,7 @@ Status Context::decode_impl(const Batch& b, bool& claimed) {
         Tensor q3 = e.t(Q, hp.head_dim, hp.n_head, n), k3 = e.t(K, hp.head_dim, hp.n_head_kv, n);
         Tensor attn3 = e.t(ATTN, hp.head_dim, hp.n_head, n), mask = e.t(MASK, n_kv, n);
 
-        // Decode on a backend that fuses: the norm goes into the projections it feeds (each of them
-        // recomputes it; one dependent step less).
-        if (norm_fuses(be, L.attn_norm, n, {&L.wq, &L.wk, &L.wv})) {
-            be.rms_norm_mul_mat(L.wq, x, L.attn_norm, hp.norm_eps, q);
-            be.rms_norm_mul_mat(L.wk, x, L.attn_norm, hp.norm_eps, k);
-            be.rms_norm_mul_mat(L.wv, x, L.attn_norm, hp.norm_eps, v);
-        } else {
-            be.rms_norm(x, &L.attn_norm, hp.norm_eps, h);
-            be.mul_mat(L.wq, h, q);
-            be.mul_mat(L.wk, h, k);
-            be.mul_mat(L.wv, h, v);
-        }
+        normed_projections(be, x, L.attn_norm, hp.norm_eps, h, {{&L.wq, &q}, {&L.wk, &k}, {&L.wv, &v}});
         if (L.bq.data) {
             be.add(q, L.bq, q);
             be.add(k, L.bk, k);
@@ -606,12 +602,7 @@ Status Context::decode_impl(const Batch& b, bool& claimed) {
             const int64_t c = std::min(hr, no - r0);
             Tensor xs = e.t(XSEL, hp.n_embd, c), lg = e.t(LOGITS, hp.n_vocab, c);
             be.get_rows(x, rows.data() + r0, c, xs);
-            if (norm_fuses(be, W.output_norm, c, {&W.output})) {
-                be.rms_norm_mul_mat(W.output, xs, W.output_norm, hp.norm_eps, lg);
-            } else {
-                be.rms_norm(xs, &W.output_norm, hp.norm_eps, xs);
-                be.mul_mat(W.output, xs, lg);
-            }
+            normed_projections(be, xs, W.output_norm, hp.norm_eps, xs, {{&W.output, &lg}});
             st = be.download(logits_.data() + r0 * hp.n_vocab, lg.data, uint64_t(c * hp.n_vocab) * 4);
         }
     }
