@@ -37,7 +37,8 @@ struct AttnSplitPC {
 // queries, kSplitCells cells per workgroup (the SPLIT variant's chunk). Scratch: kSplitSlots
 // slots of per-(token, head) counts (zero between uses, taken in turn so concurrent calls differ),
 // then a ring of partial results.
-constexpr int64_t kSplitMinCells = 512, kSplitMaxTokens = 8, kSplitCells = 256;
+constexpr int64_t kDecodeTokens = 8; // "few queries": decode, whisper's windows, short drafts
+constexpr int64_t kSplitMinCells = 512, kSplitMaxTokens = kDecodeTokens, kSplitCells = 256;
 constexpr uint64_t kSplitSlots = 64, kSplitSlotCounts = 512, kSplitCountBytes = kSplitSlots * kSplitSlotCounts * 4;
 constexpr uint64_t kSplitScratchBytes = 1ull << 20;
 
@@ -50,7 +51,8 @@ constexpr int64_t kTiledMaxHd = 64, kTiledBq = 32;
 constexpr int64_t kTiledMinTokens = 8;        // fewer queries: one workgroup per (head, query) is as fast
 constexpr uint32_t kTiledSharedBytes = 30976; // attention_tiled.comp's shared arrays
 
-constexpr int64_t kWideMinCells = 256; // attention_wide.comp from here on (few queries, long caches)
+// attention_wide.comp for few queries at any length, for more from this many cells on.
+constexpr int64_t kWideMinCells = 256;
 
 // VKAI_VK_ATTN_TILED=0 / VKAI_VK_ATTN_WIDE=0 keep those cases on attention.comp (to compare on a GPU).
 bool tiled_attention_off() {
@@ -270,8 +272,11 @@ void VulkanBackendImpl::attention(const Tensor& q, const Tensor& k, const Tensor
     const bool tiled = hd <= kTiledMaxHd && hd % 4 == 0 && n_tok >= kTiledMinTokens && aligned && dev_->info().max_shared_bytes >= kTiledSharedBytes &&
                        !tiled_attention_off();
     const std::string tiled_name = std::string(hd == 64 ? "attention_tiled_hd64_" : "attention_tiled_") + (k.type == DType::F16 ? "f16" : "f32");
-    // Few queries over many cells (decode): 256 threads and 1024-cell chunks per (head, token).
-    const bool wide = !tiled && n_cells >= wide_min_cells() && !wide_attention_off();
+    // Few queries (decode), or many over many cells: 256 threads per (head, token), K/V read in
+    // 16-byte slices (rows 16-byte aligned, whole slices; other layouts take attention.comp).
+    const uint32_t kv_bytes = k.type == DType::F16 ? 2 : 4;
+    const bool vec16 = ((pc.k_bias | pc.k_nb1 | pc.k_nb2 | pc.v_bias | pc.v_nb1 | pc.v_nb2) & 15u) == 0u && (uint64_t(hd) * kv_bytes) % 16 == 0;
+    const bool wide = !tiled && vec16 && (n_tok <= kDecodeTokens || n_cells >= wide_min_cells()) && !wide_attention_off();
     const std::string kv = k.type == DType::F16 ? "f16" : "f32";
     const Pipeline* p = tiled  ? pipeline(tiled_name, 5, sizeof(AttnTiledPC))
                         : wide ? pipeline("attention_wide_" + kv + (use_subgroup_ops() ? "_sg" : ""), 5, sizeof(AttnPC))

@@ -89,7 +89,8 @@ void check(Backend* be) {
     // takes the lowest free cell, right after seq 0's first ones
     EXPECT_EQ(big->kv().used_end(), int64_t(toks.size() + filler.size() + 1));
     const std::vector<float> got_b = run(*big, {more[1]}, int32_t(toks.size()) + 1, 0);
-    EXPECT_LT(max_diff(got_b, want_b), 1e-4);
+    // (logits up to ~13: 2e-4 is float summation order, three merged splits against one chunk)
+    EXPECT_LT(max_diff(got_b, want_b), 2e-4);
     EXPECT_EQ(big->kv().cell_pos(int64_t(toks.size())), int32_t(toks.size()) + 1);
     // Emptied, the cache packs from cell 0 again.
     big->kv().remove(0);

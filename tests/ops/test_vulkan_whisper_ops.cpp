@@ -246,9 +246,11 @@ TEST_P(VulkanWhisperOps, AttentionManyQueries) {
         }
 }
 
-// attention with few queries over >= 256 cells takes attention_wide.comp (decode: whisper's
-// cross-attention over 1500 positions, long LLM caches): chunks of 1024 cells, several chunks, a
-// partial last chunk, NaN in unused cells, a fully masked query, GQA, f16/f32, head sizes 64/128/40.
+// attention with few queries takes attention_wide.comp (decode: whisper's cross-attention over
+// 1500 positions, LLM caches): chunks of 256 cells, several chunks, a partial last chunk, NaN in
+// unused cells, a fully masked query, GQA, f16/f32, head sizes 64/128/40, short contexts (100
+// cells: q.k in two rounds at hd 128) and a head size whose rows are not whole 16-byte slices (36:
+// f16 rows of 72 bytes, left to attention.comp).
 // From 512 cells the cells are split over workgroups (256 each) and merged: splits that see no
 // cell (query 2 of 3 sees only the first 300) must weigh nothing.
 TEST_P(VulkanWhisperOps, AttentionLongCache) {
@@ -257,7 +259,8 @@ TEST_P(VulkanWhisperOps, AttentionLongCache) {
         int64_t n_tok, n_cells, n_head, n_head_kv, hd;
     };
     for (DType kv : {DType::F32, DType::F16})
-        for (const C c : {C{1, 1500, 4, 4, 64}, C{3, 2100, 4, 2, 128}, C{2, 300, 3, 1, 40}, C{1, 256, 2, 2, 64}}) {
+        for (const C c : {C{1, 1500, 4, 4, 64}, C{3, 2100, 4, 2, 128}, C{2, 300, 3, 1, 40}, C{1, 256, 2, 2, 64}, C{1, 100, 4, 2, 128},
+                           C{1, 37, 2, 1, 36}, C{4, 9, 2, 1, 64}}) {
             SCOPED_TRACE(strf("%s tok=%lld cells=%lld hd=%lld", dtype_name(kv), (long long)c.n_tok, (long long)c.n_cells, (long long)c.hd));
             Owned kc(kv, c.hd, c.n_head_kv, c.n_cells), vc(kv, c.hd, c.n_head_kv, c.n_cells), q(DType::F32, c.hd, c.n_head, c.n_tok),
                 out(DType::F32, c.hd, c.n_head, c.n_tok), mask(DType::F32, c.n_cells, c.n_tok);

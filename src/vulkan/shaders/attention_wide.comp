@@ -1,12 +1,13 @@
 // attention (ops/ref.h) for a few queries over many cells (decode: whisper's cross-attention over
-// 1500 encoder positions, long LLM contexts): one 256-thread workgroup per (head, token), chunks of
-// CH = 1024 cells with an online softmax. Per chunk every thread scores 4 cells (q.k from shared q),
-// the chunk maximum and sum are workgroup reductions (subgroupMax/Add + shared memory with
-// USE_SUBGROUP, a shared-memory tree otherwise), and p.V is split over 4 groups of 64 threads (group
-// g takes cells g, g+4, ...; thread lane holds columns lane, lane+64, ...), summed at the end.
-// So 1500 cells take 2 chunks where attention.comp walks 24 chunks of 64 with 64 threads.
-// Cells whose mask is -inf never reach a score or an output (their K/V, which may be NaN, are loaded
-// at most and dropped by a select). KV_F16: f16 cache.
+// 1500 encoder positions, LLM contexts): one 256-thread workgroup per (head, token), chunks of
+// CH = 256 cells (one per thread) with an online softmax. q.k: items (cell, 16-byte slice of the
+// K row), R per thread with their loads in flight together, partial dots summed per cell through
+// shared memory; the chunk maximum and sum are workgroup reductions (subgroupMax/Add + shared
+// memory with USE_SUBGROUP, a shared-memory tree otherwise); p.V: groups of hd / SL threads, each
+// thread one 16-byte slice of V rows, PV cells in flight, the groups summed at the end.
+// K/V rows must be 16-byte aligned with a size a multiple of 16 bytes (vk_ops_attn.cpp sends
+// other layouts to attention.comp). Cells whose mask is -inf never reach a score or an output
+// (their K/V, which may be NaN, are loaded at most and dropped by a select). KV_F16: f16 cache.
 #version 450
 #extension GL_GOOGLE_include_directive : enable
 #extension GL_EXT_control_flow_attributes : enable
@@ -17,9 +18,8 @@
 layout(local_size_x = 256) in;
 
 layout(binding = 0) readonly buffer QB { uint qdata[]; };
-layout(binding = 1) readonly buffer KB { uint kdata[]; };
-layout(binding = 1) readonly buffer KB4 { uvec4 kdata4[]; }; // the same binding, for 16-byte loads
-layout(binding = 2) readonly buffer VB { uint vdata[]; };
+layout(binding = 1) readonly buffer KB4 { uvec4 kdata4[]; };
+layout(binding = 2) readonly buffer VB4 { uvec4 vdata4[]; };
 layout(binding = 3) readonly buffer MB { uint mdata[]; };
 layout(binding = 4) buffer OB { uint odata[]; };
 #ifdef SPLIT
@@ -32,21 +32,19 @@ layout(binding = 6) coherent buffer CB { uint cdata[]; };
 #include "lib/common.glsl"
 
 #define WG 256u
-#ifdef SPLIT
-// Split cells (flash-decoding for few queries over long caches, vk_ops_attn.cpp): workgroup z takes
-// cells [z * split_cells, (z + 1) * split_cells) of its (head, token) and writes its running max m,
-// sum l and unnormalized output to binding 5; the workgroup that finishes last (an atomic count per
-// (token, head) in binding 6) combines the splits into out. One dispatch, so concurrent attentions
-// (whisper's windows decoded in lockstep) stay one dependent step. A 1500-cell cross-attention of
-// 20 heads runs as 120 workgroups instead of 20.
+// Cells per chunk: one per thread (its score, its p), and the SPLIT variant's cells per workgroup.
 #define CH 256u
-#else
-#define CH 1024u
-#endif
-#define PER (CH / WG)    // cells scored per thread per chunk
-#define PV 8u            // cells per p.V step of a thread
 #define MAX_HD 512u
-#define COLS (MAX_HD / 64u) // output columns per thread at most
+// K and V are read in slices of 16 bytes (SL elements, one 16-byte load) so that every load of a
+// step is issued before the first is used (a loop over the head dimension, one load per step,
+// waited hd / SL times in a row: ~25 us per decode attention on the H100 for 128 cells).
+#ifdef KV_F16
+#define SL 8u
+#else
+#define SL 4u
+#endif
+#define R 8u // (cell, slice) items of q.k per thread per round, loads in flight together
+#define PV 8u // V slices in flight per thread per step of p.V
 
 layout(push_constant) uniform PC {
     uint hd;
@@ -65,22 +63,25 @@ layout(push_constant) uniform PC {
 #endif
 } pc;
 
-shared float qs[MAX_HD];
+shared vec4 qs4[MAX_HD / 4u];
 #ifdef SPLIT
 shared bool last_split;
 #endif
 shared float ps[CH];
 shared float red[WG];
-shared float outs[4u * MAX_HD]; // per-group partial outputs
+// q.k partial dots of one round (WG * R items), then the p.V partial outputs of the cell groups
+// (groups * hd <= WG * SL <= 2048 floats).
+shared float scratch[WG * R];
 
+// Column d of the output: the sum over the G cell groups' partials in scratch.
+float group_sum(uint d, uint G) {
+    float s = 0.0;
+    for (uint i = 0u; i < G; ++i) s += scratch[i * pc.hd + d];
+    return s;
+}
 #ifdef KV_F16
-float ldk(uint a) { return f16_bits_to_f32((kdata[a >> 2] >> ((a & 2u) * 8u)) & 0xffffu); }
-float ldv(uint a) { return f16_bits_to_f32((vdata[a >> 2] >> ((a & 2u) * 8u)) & 0xffffu); }
-#define KV_BYTES 2u
-#else
-float ldk(uint a) { return uintBitsToFloat(kdata[a >> 2]); }
-float ldv(uint a) { return uintBitsToFloat(vdata[a >> 2]); }
-#define KV_BYTES 4u
+// 8 f16 of a 16-byte slice as two vec4
+void ld_slice(uvec4 w, out vec4 a, out vec4 b) { a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)), b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w)); }
 #endif
 
 // Workgroup-wide max (is_max) or sum of v; every thread gets it. Ends with a barrier (red reusable).
@@ -107,17 +108,21 @@ float wg_reduce(float v, bool is_max) {
 
 void main() {
     const uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, tid = gl_LocalInvocationID.x;
-    const uint lane = tid & 63u, g = tid >> 6;
     const uint hk = h / (pc.n_head / pc.n_head_kv);
     const uint qa = (pc.q_bias + h * pc.q_nb1 + t * pc.q_nb2) >> 2;
-    for (uint i = tid; i < pc.hd; i += WG) qs[i] = uintBitsToFloat(qdata[qa + i]);
+    for (uint i = tid; i < pc.hd / 4u; i += WG)
+        qs4[i] = vec4(uintBitsToFloat(qdata[qa + 4u * i]), uintBitsToFloat(qdata[qa + 4u * i + 1u]), uintBitsToFloat(qdata[qa + 4u * i + 2u]),
+                      uintBitsToFloat(qdata[qa + 4u * i + 3u]));
     const uint ma = (pc.m_bias + t * pc.m_nb1) >> 2;
     const float NEG_INF = uintBitsToFloat(0xff800000u);
-    const bool k16 = ((pc.k_bias | pc.k_nb1 | pc.k_nb2) & 15u) == 0u && (pc.hd * KV_BYTES) % 16u == 0u;
-    const uint kbase = pc.k_bias + hk * pc.k_nb1, vbase = pc.v_bias + hk * pc.v_nb1;
+    // Slices per row; q.k rounds of whole cells; p.V: cell groups of S threads, thread (g, sl)
+    // accumulates output columns sl * SL .. + SL over cells g, g + G, ...
+    const uint S = pc.hd / SL, cells_round = (WG * R) / S, items_round = cells_round * S;
+    const uint G = WG / S, g = tid / S, sl = tid % S;
+    const uint kbase = (pc.k_bias + hk * pc.k_nb1) >> 4, vbase = (pc.v_bias + hk * pc.v_nb1) >> 4;
+    const uint kst = pc.k_nb2 >> 4, vst = pc.v_nb2 >> 4; // 16-byte units
     float m = NEG_INF, l = 0.0;
-    float acc[COLS]; // constant indices only (unrolled loops): registers, not local memory
-    [[unroll]] for (uint j = 0u; j < COLS; ++j) acc[j] = 0.0;
+    vec4 acc0 = vec4(0.0), acc1 = vec4(0.0); // columns sl * SL .. (acc1: f16's second half)
     barrier();
 
 #ifdef SPLIT
@@ -126,85 +131,81 @@ void main() {
     const uint c_lo = 0u, n_end = pc.n_cells;
 #endif
     for (uint base = c_lo; base < n_end; base += CH) {
-        // Scores of the thread's PER cells, interleaved (the e loop outside, the cells inside) so
-        // PER K loads are in flight at once. A cell past the end or masked is scored at a clamped
-        // address and then discarded by select (its K may be NaN: never added, only replaced).
-        float s[PER], dd[PER];
-        uint ka[PER];
-        bool live[PER];
-        float cmax = NEG_INF;
-        [[unroll]] for (uint i = 0u; i < PER; ++i) {
-            const uint c = base + tid + WG * i;
-            const uint cc = min(c, n_end - 1u);
-            const float mv = uintBitsToFloat(mdata[ma + cc]);
-            live[i] = c < n_end && !(isinf(mv) && mv < 0.0);
-            s[i] = mv;
-            ka[i] = kbase + cc * pc.k_nb2;
-            dd[i] = 0.0;
-        }
-        if (k16) {
+        const uint n_here = min(CH, n_end - base);
+        // q.k: round r takes cells [r0, r0 + cells_round) of the chunk, item i = (cell, slice)
+        // with the slices of a cell on consecutive threads. Cells past the chunk are scored at a
+        // clamped address and dropped; a masked cell's K (maybe NaN) is dropped by a select below.
+        float dd = 0.0;
+        for (uint r0 = 0u; r0 < n_here; r0 += cells_round) {
+            uvec4 w[R];
+            [[unroll]] for (uint i = 0u; i < R; ++i) {
+                const uint it = min(tid + WG * i, items_round - 1u);
+                const uint c = base + min(r0 + it / S, n_here - 1u);
+                w[i] = kdata4[kbase + c * kst + it % S];
+            }
+            [[unroll]] for (uint i = 0u; i < R; ++i) {
+                const uint it = tid + WG * i;
+                if (it >= items_round) break;
+                const uint j = it % S;
 #ifdef KV_F16
-            for (uint e = 0u; e < pc.hd; e += 8u) {
-                const vec4 q0 = vec4(qs[e], qs[e + 1u], qs[e + 2u], qs[e + 3u]), q1 = vec4(qs[e + 4u], qs[e + 5u], qs[e + 6u], qs[e + 7u]);
-                uvec4 w[PER];
-                [[unroll]] for (uint i = 0u; i < PER; ++i) w[i] = kdata4[(ka[i] + 2u * e) >> 4];
-                [[unroll]] for (uint i = 0u; i < PER; ++i)
-                    dd[i] += dot(q0, vec4(unpackHalf2x16(w[i].x), unpackHalf2x16(w[i].y))) + dot(q1, vec4(unpackHalf2x16(w[i].z), unpackHalf2x16(w[i].w)));
-            }
+                vec4 a, b;
+                ld_slice(w[i], a, b);
+                scratch[it] = dot(qs4[2u * j], a) + dot(qs4[2u * j + 1u], b);
 #else
-            for (uint e = 0u; e < pc.hd; e += 4u) {
-                const vec4 q0 = vec4(qs[e], qs[e + 1u], qs[e + 2u], qs[e + 3u]);
-                vec4 w[PER];
-                [[unroll]] for (uint i = 0u; i < PER; ++i) w[i] = uintBitsToFloat(kdata4[(ka[i] + 4u * e) >> 4]);
-                [[unroll]] for (uint i = 0u; i < PER; ++i) dd[i] += dot(q0, w[i]);
-            }
+                scratch[it] = dot(qs4[j], uintBitsToFloat(w[i]));
 #endif
-        } else {
-            for (uint e = 0u; e < pc.hd; ++e) {
-                const float qe = qs[e];
-                [[unroll]] for (uint i = 0u; i < PER; ++i) dd[i] += qe * ldk(ka[i] + KV_BYTES * e);
             }
+            barrier();
+            if (tid >= r0 && tid < r0 + cells_round) {
+                const uint o = (tid - r0) * S;
+                for (uint j = 0u; j < S; ++j) dd += scratch[o + j];
+            }
+            barrier();
         }
-        [[unroll]] for (uint i = 0u; i < PER; ++i) {
-            s[i] = live[i] ? dd[i] * pc.scale + s[i] : NEG_INF;
-            cmax = max(cmax, s[i]);
-        }
-        const float mnew = max(m, wg_reduce(cmax, true));
+        const uint c = base + tid;
+        const float mv = uintBitsToFloat(mdata[ma + min(c, n_end - 1u)]);
+        const bool live = tid < n_here && !(isinf(mv) && mv < 0.0);
+        const float s = live ? dd * pc.scale + mv : NEG_INF;
+        const float mnew = max(m, wg_reduce(s, true));
         if (isinf(mnew) && mnew < 0.0) continue; // uniform: nothing seen yet
         const float corr = exp(m - mnew); // 0 while m is -inf
-        float psum = 0.0;
-        [[unroll]] for (uint i = 0u; i < PER; ++i) {
-            const float p = (isinf(s[i]) && s[i] < 0.0) ? 0.0 : exp(s[i] - mnew);
-            ps[tid + WG * i] = p;
-            psum += p;
-        }
-        l = l * corr + wg_reduce(psum, false); // its barriers also publish ps
-        [[unroll]] for (uint j = 0u; j < COLS; ++j) acc[j] *= corr;
-        // p.V, PV cells per step with their V loads issued together (cells clamped to the chunk;
-        // p == 0, masked cells whose V may be NaN included, adds nothing: a select, not a product).
-        const uint n_here = min(CH, n_end - base);
-        for (uint c0 = g; c0 < n_here; c0 += 4u * PV) {
-            float p[PV];
-            uint va[PV];
-            [[unroll]] for (uint i = 0u; i < PV; ++i) {
-                const uint c = c0 + 4u * i;
-                p[i] = c < n_here ? ps[c] : 0.0;
-                va[i] = vbase + (base + min(c, n_here - 1u)) * pc.v_nb2;
-            }
-            [[unroll]] for (uint j = 0u; j < COLS; ++j) {
-                const uint d = lane + 64u * j;
-                if (d >= pc.hd) continue;
-                float v[PV];
-                [[unroll]] for (uint i = 0u; i < PV; ++i) v[i] = ldv(va[i] + KV_BYTES * d);
-                [[unroll]] for (uint i = 0u; i < PV; ++i) acc[j] += p[i] != 0.0 ? p[i] * v[i] : 0.0;
+        const float p = live ? exp(s - mnew) : 0.0;
+        ps[tid] = p;
+        l = l * corr + wg_reduce(p, false); // its barriers also publish ps
+        acc0 *= corr, acc1 *= corr;
+        // p.V, PV cells of the group per step with their V loads issued together (cells clamped to
+        // the chunk; p == 0, masked cells whose V may be NaN included, adds nothing: a select).
+        if (g < G) {
+            for (uint c0 = g; c0 < n_here; c0 += G * PV) {
+                uvec4 w[PV];
+                float pp[PV];
+                [[unroll]] for (uint i = 0u; i < PV; ++i) {
+                    const uint cc = c0 + G * i;
+                    pp[i] = cc < n_here ? ps[cc] : 0.0;
+                    w[i] = vdata4[vbase + (base + min(cc, n_here - 1u)) * vst + sl];
+                }
+                [[unroll]] for (uint i = 0u; i < PV; ++i) {
+#ifdef KV_F16
+                    vec4 a, b;
+                    ld_slice(w[i], a, b);
+                    acc0 += pp[i] != 0.0 ? pp[i] * a : vec4(0.0);
+                    acc1 += pp[i] != 0.0 ? pp[i] * b : vec4(0.0);
+#else
+                    acc0 += pp[i] != 0.0 ? pp[i] * uintBitsToFloat(w[i]) : vec4(0.0);
+#endif
+                }
             }
         }
         m = mnew;
         barrier(); // ps is rewritten by the next chunk
     }
-    [[unroll]] for (uint j = 0u; j < COLS; ++j) {
-        const uint d = lane + 64u * j;
-        if (d < pc.hd) outs[g * MAX_HD + d] = acc[j];
+    // The groups' partial outputs, summed per column below: [group][hd].
+    if (g < G) {
+        const uint o = g * pc.hd + sl * SL;
+        scratch[o] = acc0.x, scratch[o + 1u] = acc0.y, scratch[o + 2u] = acc0.z, scratch[o + 3u] = acc0.w;
+#ifdef KV_F16
+        scratch[o + 4u] = acc1.x, scratch[o + 5u] = acc1.y, scratch[o + 6u] = acc1.z, scratch[o + 7u] = acc1.w;
+#endif
     }
     barrier();
 #ifdef SPLIT
@@ -212,7 +213,7 @@ void main() {
     const uint stride = pc.hd + 2u, base = (pc.s_bias >> 2) + (t * pc.n_head + h) * pc.n_split * stride;
     const uint sa = base + z * stride;
     if (tid == 0u) sdata[sa] = floatBitsToUint(m), sdata[sa + 1u] = floatBitsToUint(l);
-    for (uint d = tid; d < pc.hd; d += WG) sdata[sa + 2u + d] = floatBitsToUint(outs[d] + outs[MAX_HD + d] + outs[2u * MAX_HD + d] + outs[3u * MAX_HD + d]);
+    for (uint d = tid; d < pc.hd; d += WG) sdata[sa + 2u + d] = floatBitsToUint(group_sum(d, G));
     // Publish the partial, then count it; the last split's workgroup sees every other one's.
     memoryBarrierBuffer();
     barrier();
@@ -244,7 +245,7 @@ void main() {
 #else
     const uint oa = (pc.o_bias + h * pc.o_nb1 + t * pc.o_nb2) >> 2;
     for (uint d = tid; d < pc.hd; d += WG) {
-        const float o = outs[d] + outs[MAX_HD + d] + outs[2u * MAX_HD + d] + outs[3u * MAX_HD + d];
+        const float o = group_sum(d, G);
         odata[oa + d] = floatBitsToUint(l > 0.0 ? o / l : 0.0);
     }
 #endif
