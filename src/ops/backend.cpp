@@ -27,6 +27,10 @@ void Backend::rms_norm_mul_mat(const Tensor& w, const Tensor&, const Tensor&, fl
     VKAI_ASSERT(false, "rms_norm_mul_mat of %s weights is not implemented by backend %s (check fuses_rms_norm_mul_mat first)",
                 dtype_name(w.type), name().c_str());
 }
+void Backend::layer_norm_mul_mat_add(const Tensor& w, const Tensor&, const Tensor&, const Tensor&, float, const Tensor&, bool, Tensor&) {
+    VKAI_ASSERT(false, "layer_norm_mul_mat_add of %s weights is not implemented by backend %s (check fuses_layer_norm_mul_mat first)",
+                dtype_name(w.type), name().c_str());
+}
 void Backend::rope_set_rows(const Tensor&, const int32_t*, const RopeParams&, const int32_t*, Tensor&) {
     VKAI_ASSERT(false, "rope_set_rows is not implemented by backend %s (check fuses_rope_set_rows first)", name().c_str());
 }

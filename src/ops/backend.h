@@ -103,6 +103,15 @@ public:
         return false;
     }
     virtual void rms_norm_mul_mat(const Tensor& w, const Tensor& x, const Tensor& g, float eps, Tensor& y);
+    // y = w layer_norm(x, g, b, eps) + add, or gelu_erf of it (whisper's projections after a layer
+    // norm, with their bias; x, g, b, add and y single f32 rows). Only where
+    // fuses_layer_norm_mul_mat() says so; the caller composes layer_norm and the projection otherwise.
+    virtual bool fuses_layer_norm_mul_mat(DType w, int64_t ncols) const {
+        (void)w, (void)ncols;
+        return false;
+    }
+    virtual void layer_norm_mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& g, const Tensor& b, float eps, const Tensor& add, bool gelu,
+                                        Tensor& y);
     // set_rows(rope(x), ids, dst): k rotated straight into the KV cache (x f32 (head_dim, n_heads,
     // n_tokens), unchanged; dst rows of head_dim * n_heads, f32 or f16; token t to row ids[t]).
     // Only where fuses_rope_set_rows() says so; the caller composes rope and set_rows otherwise.

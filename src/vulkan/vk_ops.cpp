@@ -313,21 +313,40 @@ void VulkanBackendImpl::rms_norm_mul_mat(const Tensor& w, const Tensor& x, const
     mul_mat_vec_fused(w, x, f, y);
 }
 
-// The single-column matrix-vector kernel with a fusion (mul_mat_vec.comp: ADD, GELU_ERF, GLU, NORM):
-// weights split by rows into binding windows as in mul_mat; add and y bound per row range, x and u
-// whole. Bindings: w, x, [u], [add], y.
+// VKAI_VK_FUSE_NORM=0 also keeps layer_norm as its own dispatch.
+bool VulkanBackendImpl::fuses_layer_norm_mul_mat(DType w, int64_t ncols) const { return fuses_rms_norm_mul_mat(w, ncols); }
+
+void VulkanBackendImpl::layer_norm_mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& g, const Tensor& b, float eps, const Tensor& add,
+                                               bool gelu, Tensor& y) {
+    VecFusion f;
+    f.u = &g;
+    f.ln_b = &b;
+    f.add = &add;
+    f.gelu = gelu;
+    f.eps = eps;
+    mul_mat_vec_fused(w, x, f, y);
+}
+
+// The single-column matrix-vector kernel with a fusion (mul_mat_vec.comp: ADD, GELU_ERF, GLU, NORM,
+// LNORM): weights split by rows into binding windows as in mul_mat; add and y bound per row range,
+// x, u and ln_b whole. Bindings: w, x, [u], [ln_b], [add], y.
 void VulkanBackendImpl::mul_mat_vec_fused(const Tensor& w, const Tensor& x, const VecFusion& f, Tensor& y) {
     const int64_t k = w.ne[0], m = w.ne[1];
     VKAI_ASSERT(fuses_mul_mat_add(w.type, x.nrows()) && w.ne[2] == 1 && w.ne[3] == 1, "mul_mat_vec_fused: %s weights with %lld columns", dtype_name(w.type), (long long)x.nrows());
     VKAI_ASSERT(x.type == DType::F32 && y.type == DType::F32 && x.ne[0] == k && y.ne[0] == m && y.nrows() == 1, "mul_mat_vec_fused: shapes");
     VKAI_ASSERT(!f.add || (f.add->type == DType::F32 && f.add->ne[0] == m && f.add->nrows() == 1), "mul_mat_vec_fused: add must be f32 like y");
     VKAI_ASSERT(!f.u || (f.u->type == DType::F32 && f.u->ne[0] == k && f.u->nrows() == 1), "mul_mat_vec_fused: u must be one f32 row like x");
-    VKAI_ASSERT(f.norm ? f.u && !f.add && !f.gelu : f.add != nullptr, "mul_mat_vec_fused: no such variant");
+    VKAI_ASSERT(!f.ln_b || (f.ln_b->type == DType::F32 && f.ln_b->ne[0] == k && f.ln_b->nrows() == 1), "mul_mat_vec_fused: ln_b must be one f32 row like x");
+    VKAI_ASSERT(f.norm ? f.u && !f.add && !f.gelu && !f.ln_b : f.ln_b ? f.u && f.add : f.add != nullptr, "mul_mat_vec_fused: no such variant");
     if (!err_.ok() || m == 0) return;
-    // _n1_add_gelu (whisper only) is created on first use, not with the backend.
-    const char* variant = f.norm ? "_n1_norm" : f.u ? "_n1_glu_add" : f.gelu ? "_n1_add_gelu" : "_n1_add";
-    const uint32_t nb = 3 + (f.u ? 1 : 0) + (f.add ? 1 : 0);
-    const uint32_t n_extra = (f.add ? 1 : 0) + (f.u ? 1 : 0) + (f.norm ? 1 : 0);
+    // _n1_add_gelu and _n1_lnorm_add* (whisper only) are created on first use, not with the backend.
+    const char* variant = f.norm   ? "_n1_norm"
+                          : f.ln_b ? (f.gelu ? "_n1_lnorm_add_gelu" : "_n1_lnorm_add")
+                          : f.u    ? "_n1_glu_add"
+                          : f.gelu ? "_n1_add_gelu"
+                                   : "_n1_add";
+    const uint32_t nb = 3 + (f.u ? 1 : 0) + (f.ln_b ? 1 : 0) + (f.add ? 1 : 0);
+    const uint32_t n_extra = (f.add ? 1 : 0) + (f.u ? 1 : 0) + (f.ln_b ? 1 : 0) + (f.norm || f.ln_b ? 1 : 0);
     const Pipeline* p = pipeline("mul_mat_vec_" + lower(dtype_name(w.type)) + variant + (use_subgroup_ops() ? "_sg" : ""), nb,
                                  uint32_t(sizeof(MulMatPC)) + 4 * n_extra);
     if (!p) return;
@@ -335,16 +354,17 @@ void VulkanBackendImpl::mul_mat_vec_fused(const Tensor& w, const Tensor& x, cons
     const int64_t rows_chunk = std::max<int64_t>(1, int64_t((max_binding_ - 2 * align_) / wrb));
     for (int64_t r0 = 0; r0 < m; r0 += rows_chunk) {
         const int64_t r1 = std::min(m, r0 + rows_chunk);
-        Binding b[5];
+        Binding b[6];
         struct {
             MulMatPC mm;
-            uint32_t extra[2];
+            uint32_t extra[4];
         } pc{};
-        uint32_t u_bias = 0, a_bias = 0;
+        uint32_t u_bias = 0, lb_bias = 0, a_bias = 0;
         int i = 2;
         bool ok = bind(w, uint64_t(r0) * wrb, uint64_t(r1) * wrb, b[0], &pc.mm.w_bias, uint64_t(r0) * wrb);
         ok = ok && bind(x, 0, uint64_t(k) * 4, b[1], &pc.mm.x.bias);
         if (f.u) ok = ok && bind(*f.u, 0, uint64_t(k) * 4, b[i++], &u_bias);
+        if (f.ln_b) ok = ok && bind(*f.ln_b, 0, uint64_t(k) * 4, b[i++], &lb_bias);
         if (f.add) ok = ok && bind(*f.add, uint64_t(r0) * 4, uint64_t(r1) * 4, b[i++], &a_bias, uint64_t(r0) * 4);
         ok = ok && bind(y, uint64_t(r0) * 4, uint64_t(r1) * 4, b[i], &pc.mm.y.bias, uint64_t(r0) * 4);
         if (!ok) return set_error(fail(Code::unsupported, "mul_mat: an operand does not fit one storage-buffer binding"));
@@ -358,7 +378,8 @@ void VulkanBackendImpl::mul_mat_vec_fused(const Tensor& w, const Tensor& x, cons
         uint32_t* e = pc.extra;
         if (f.add) *e++ = a_bias;
         if (f.u) *e++ = uint32_t(int32_t(u_bias / 4) - int32_t(xb / 4)); // biases are < the binding alignment
-        if (f.norm) std::memcpy(e, &f.eps, 4);
+        if (f.ln_b) *e++ = uint32_t(int32_t(lb_bias / 4) - int32_t(xb / 4));
+        if (f.norm || f.ln_b) std::memcpy(e, &f.eps, 4);
         dispatch(p, b, &pc, uint64_t((r1 - r0 + kVecRows1 - 1) / kVecRows1), 1, "mul_mat");
     }
 }

@@ -58,6 +58,9 @@ public:
     bool fuses_rope_set_rows() const override;
     void rope_set_rows(const Tensor& x, const int32_t* pos, const RopeParams& p, const int32_t* ids, Tensor& dst) override;
     void rms_norm_mul_mat(const Tensor& w, const Tensor& x, const Tensor& g, float eps, Tensor& y) override;
+    bool fuses_layer_norm_mul_mat(DType w, int64_t ncols) const override;
+    void layer_norm_mul_mat_add(const Tensor& w, const Tensor& x, const Tensor& g, const Tensor& b, float eps, const Tensor& add, bool gelu,
+                                Tensor& y) override;
     // whisper's ops (vk_ops_whisper.cpp)
     void layer_norm(const Tensor& x, const Tensor* w, const Tensor* b, float eps, Tensor& y) override;
     void gelu_erf(const Tensor& x, Tensor& y) override;
@@ -90,10 +93,12 @@ private:
     void row_op(const char* shader, const char* kind, const Tensor& x, const Tensor& y, const void* extra, size_t extra_bytes,
                 const Tensor* third, bool elementwise);
     void binary(const char* shader, const Tensor& a, const Tensor& b, Tensor& y);
-    // mul_mat_add (add), mul_mat_add_gelu (add, gelu), swiglu_mul_mat_add (u, add) and
-    // rms_norm_mul_mat (u = the norm's weight, norm, eps): the single-column kernel with a fusion.
+    // mul_mat_add (add), mul_mat_add_gelu (add, gelu), swiglu_mul_mat_add (u, add),
+    // rms_norm_mul_mat (u = the norm's weight, norm, eps) and layer_norm_mul_mat_add (u, ln_b = the
+    // norm's weight and bias, add, gelu, eps): the single-column kernel with a fusion.
     struct VecFusion {
         const Tensor* u = nullptr;
+        const Tensor* ln_b = nullptr;
         const Tensor* add = nullptr;
         bool gelu = false, norm = false;
         float eps = 0;

@@ -172,16 +172,24 @@ void Runtime::linear_residual(const Tensor& w, const Tensor& bias, const Tensor&
     be_.add(resid, h, resid);
 }
 
+// Decode of one token on a backend that folds layer_norm into the projections after it (the
+// norm's step disappears): the attention's q/k/v projections read x, not ln(x).
+bool Runtime::ln_fused(const Attn& a, int64_t n) const {
+    return n == 1 && a.ln_w.type == DType::F32 && a.ln_b.type == DType::F32 && be_.fuses_layer_norm_mul_mat(a.q_w.type, 1) &&
+           be_.fuses_layer_norm_mul_mat(a.k_w.type, 1) && be_.fuses_layer_norm_mul_mat(a.v_w.type, 1);
+}
+
 // x += out_proj(attention(q_proj(ln(x)), k, v)): h, q, out are scratch of (n_state, n).
 void Runtime::attention_block(const Attn& a, Tensor& x, Tensor& h, Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                               Tensor& out, int64_t n) {
-    // h holds ln(x) on entry and is reused for the projection output.
+    // h holds ln(x) on entry (unless ln_fused) and is reused for the projection output.
     const float scale = 1.0f / std::sqrt(float(hd_));
-    // Fused output projection: x += bias now, beside the q projection (x is not read until the
-    // output projection), instead of as a dependent step of its own before it.
+    if (ln_fused(a, n)) be_.layer_norm_mul_mat_add(a.q_w, x, a.ln_w, a.ln_b, 1e-5f, a.q_b, false, q);
+    else linear(a.q_w, &a.q_b, h, q);
+    // Fused output projection: x += bias after q has read x, beside the attention (x is not read
+    // until the output projection), instead of as a dependent step of its own before it.
     const bool fused = be_.fuses_mul_mat_add(a.o_w.type, n);
     if (fused) be_.add(x, a.o_b, x);
-    linear(a.q_w, &a.q_b, h, q);
     Tensor q3 = make_tensor(DType::F32, q.data, hd_, nh_, n);
     Tensor o3 = make_tensor(DType::F32, out.data, hd_, nh_, n);
     be_.attention(q3, k, v, mask, scale, o3);
@@ -339,13 +347,18 @@ Status Runtime::decode(KvCache& cache, const int32_t* tokens, int n, bool all_lo
         uint8_t* vbase = static_cast<uint8_t*>(cache.v[l].data());
         Tensor knew = make_tensor(DType::F32, kbase + uint64_t(n_past * s_) * 4, s_, n);
         Tensor vnew = make_tensor(DType::F32, vbase + uint64_t(n_past * s_) * 4, s_, n);
-        be_.layer_norm(x, &b.attn.ln_w, &b.attn.ln_b, 1e-5f, h);
-        be_.mul_mat(b.attn.k_w, h, knew);
-        linear(b.attn.v_w, &b.attn.v_b, h, vnew);
+        if (ln_fused(b.attn, n)) { // k has no bias: zeros
+            be_.layer_norm_mul_mat_add(b.attn.k_w, x, b.attn.ln_w, b.attn.ln_b, 1e-5f, t(zeros_, s_, 1), false, knew);
+            be_.layer_norm_mul_mat_add(b.attn.v_w, x, b.attn.ln_w, b.attn.ln_b, 1e-5f, b.attn.v_b, false, vnew);
+        } else {
+            be_.layer_norm(x, &b.attn.ln_w, &b.attn.ln_b, 1e-5f, h);
+            be_.mul_mat(b.attn.k_w, h, knew);
+            linear(b.attn.v_w, &b.attn.v_b, h, vnew);
+        }
         Tensor k3 = make_tensor(DType::F32, kbase, hd_, nh_, n_kv), v3 = make_tensor(DType::F32, vbase, hd_, nh_, n_kv);
         attention_block(b.attn, x, h, q, k3, v3, mask, a, n);
 
-        be_.layer_norm(x, &b.cross.ln_w, &b.cross.ln_b, 1e-5f, h);
+        if (!ln_fused(b.cross, n)) be_.layer_norm(x, &b.cross.ln_w, &b.cross.ln_b, 1e-5f, h);
         Tensor ck = cross(ck_[l], slot), cv = cross(cv_[l], slot);
         attention_block(b.cross, x, h, q, ck, cv, cmask, a, n);
         mlp(b, x, h, f);

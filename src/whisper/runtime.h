@@ -100,6 +100,7 @@ private:
     void linear(const Tensor& w, const Tensor* bias, const Tensor& x, Tensor& y);
     // resid += w x + bias, with h as scratch of resid's shape.
     void linear_residual(const Tensor& w, const Tensor& bias, const Tensor& x, Tensor& h, Tensor& resid);
+    bool ln_fused(const Attn& a, int64_t n) const;
     void attention_block(const Attn& a, Tensor& x, Tensor& h, Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, Tensor& out,
                          int64_t n);
     void mlp(const Block& b, Tensor& x, Tensor& h, Tensor& f);

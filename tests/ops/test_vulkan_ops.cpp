@@ -204,6 +204,45 @@ TEST_P(VulkanOps, RmsNormMulMat) {
     }
 }
 
+// layer_norm inside the projection, with its bias: y = W layer_norm(x, g, b) + add (and gelu_erf of
+// it), against ref layer_norm + mul_mat + add, for every type; g and b aligned like x (16-byte
+// loads) and one float off (word loads); x with a large mean (the variance is taken about it),
+// rows longer than one pass of the mean's loads (16 x 64).
+TEST_P(VulkanOps, LayerNormMulMatAdd) {
+    NEED_BACKEND(be, GetParam());
+    for (DType t : kTypes) {
+        ASSERT_TRUE(be->fuses_layer_norm_mul_mat(t, 1)) << dtype_name(t);
+        EXPECT_FALSE(be->fuses_layer_norm_mul_mat(t, 2));
+        const int64_t blk = dtype_info(t).block;
+        for (int64_t k : {blk == 1 ? int64_t(37) : blk * 3, blk == 1 ? int64_t(1001) : blk * 19}) {
+            for (int shift : {0, 1}) {
+                const bool gelu = shift == 1;
+                SCOPED_TRACE(strf("%s k=%lld shift=%d gelu=%d", dtype_name(t), (long long)k, shift, gelu));
+                Owned w(t, k, 13), x(DType::F32, k), gb(DType::F32, k + 1), bb(DType::F32, k + 1), a(DType::F32, 13), y(DType::F32, 13);
+                fill_weights(w, 61);
+                x.fill(62, shift ? 20.0f : -0.5f, shift ? 40.0f : 0.5f);
+                gb.fill(63, 0.5f, 1.5f);
+                bb.fill(64, -0.5f, 0.5f);
+                a.fill(65);
+                Owned g(DType::F32, k), b(DType::F32, k), want(y), h(x);
+                std::memcpy(g.frow(0), gb.frow(0) + shift, size_t(k) * 4);
+                std::memcpy(b.frow(0), bb.frow(0) + shift, size_t(k) * 4);
+                ref::layer_norm(x.t, &g.t, &b.t, 1e-5f, h.t);
+                ref::mul_mat(w.t, h.t, want.t);
+                ref::add(want.t, a.t, want.t);
+                if (gelu) ref::gelu_erf(want.t, want.t);
+                Dev dw(be, w), dx(be, x), dgb(be, gb), dbb(be, bb), da(be, a), dy(be, y);
+                Tensor dg = make_tensor(DType::F32, static_cast<uint8_t*>(dgb.t.data) + 4 * shift, k);
+                Tensor db = make_tensor(DType::F32, static_cast<uint8_t*>(dbb.t.data) + 4 * shift, k);
+                be->layer_norm_mul_mat_add(dw.t, dx.t, dg, db, 1e-5f, da.t, gelu, dy.t);
+                ASSERT_TRUE(be->sync().ok());
+                const std::vector<float> got = dy.get(y).f32(), wv = want.f32();
+                EXPECT_LE(test::nmse(got.data(), wv.data(), int64_t(got.size())), 1e-10);
+            }
+        }
+    }
+}
+
 TEST_P(VulkanOps, Swiglu) {
     NEED_BACKEND(be, GetParam());
     Owned a(DType::F32, 300, 3), b(DType::F32, 300, 3), y(DType::F32, 300, 3);

@@ -58,6 +58,20 @@ layout(binding = 4) buffer YB { uint ydata[]; };
 layout(binding = 2) readonly buffer UB { uint udata[]; };
 layout(binding = 2) readonly buffer UB4 { vec4 udata4[]; };
 layout(binding = 3) buffer YB { uint ydata[]; };
+#elif defined(LNORM)
+// Single-column variant of a projection after layer_norm, with its bias: y = W ln(x) + add,
+// ln(x) = (x - mean) / sqrt(var + eps) * g + b (g, b in bindings 2, 3). Each workgroup first takes
+// mean and variance of x (two passes, the second from cache: x is a few KiB), then forms ln(x) as
+// x is loaded, so the norm's dispatch and its dependent step disappear (whisper's decoder).
+#if !defined(NCOLS_1) || !defined(ADD)
+#error LNORM is a single-column ADD variant
+#endif
+layout(binding = 2) readonly buffer UB { uint udata[]; };
+layout(binding = 2) readonly buffer UB4 { vec4 udata4[]; };
+layout(binding = 3) readonly buffer BB { uint bdata[]; };
+layout(binding = 3) readonly buffer BB4 { vec4 bdata4[]; };
+layout(binding = 4) readonly buffer AB { uint adata[]; };
+layout(binding = 5) buffer YB { uint ydata[]; };
 #elif defined(ADD)
 // Single-column variant with the residual add fused: y = W x + add (add may alias y: each output
 // is read and written by the same invocation).
@@ -102,10 +116,13 @@ layout(push_constant) uniform PC {
 #ifdef ADD
     uint a_bias; // byte address of add's element for this dispatch's first row in the add binding
 #endif
-#if defined(GLU) || defined(NORM)
-    uint u_shift; // word index of u[i] (NORM: g[i]) minus that of x[i] (modulo 2^32)
+#if defined(GLU) || defined(NORM) || defined(LNORM)
+    uint u_shift; // word index of u[i] (NORM, LNORM: g[i]) minus that of x[i] (modulo 2^32)
 #endif
-#ifdef NORM
+#ifdef LNORM
+    uint b_shift; // the same for the norm's bias b[i]
+#endif
+#if defined(NORM) || defined(LNORM)
     float eps;
 #endif
 } pc;
@@ -120,8 +137,22 @@ vec4 glu(vec4 g, vec4 u) { return g / (1.0 + exp(-g)) * u; }
 #ifdef NORM
 float ss = 0.0; // this invocation's share of sum(x^2)
 #endif
+#ifdef LNORM
+float ln_mean = 0.0, ln_rstd = 0.0; // of x, set before the dot products
+#endif
 vec4 ld_x4(uint xi, bool al) {
-#ifdef NORM
+#ifdef LNORM
+    const uint gi = xi + pc.u_shift, bi = xi + pc.b_shift;
+    vec4 xv, gv, bv;
+    if (al) {
+        xv = xdata4[xi >> 2], gv = udata4[gi >> 2], bv = bdata4[bi >> 2];
+    } else {
+        xv = vec4(uintBitsToFloat(xdata[xi]), uintBitsToFloat(xdata[xi + 1u]), uintBitsToFloat(xdata[xi + 2u]), uintBitsToFloat(xdata[xi + 3u]));
+        gv = vec4(uintBitsToFloat(udata[gi]), uintBitsToFloat(udata[gi + 1u]), uintBitsToFloat(udata[gi + 2u]), uintBitsToFloat(udata[gi + 3u]));
+        bv = vec4(uintBitsToFloat(bdata[bi]), uintBitsToFloat(bdata[bi + 1u]), uintBitsToFloat(bdata[bi + 2u]), uintBitsToFloat(bdata[bi + 3u]));
+    }
+    return (xv - ln_mean) * ln_rstd * gv + bv;
+#elif defined(NORM)
     const uint gi = xi + pc.u_shift;
     vec4 xv, gv;
     if (al) {
@@ -143,7 +174,9 @@ vec4 ld_x4(uint xi, bool al) {
 #endif
 }
 float ld_x1(uint xi) {
-#ifdef NORM
+#ifdef LNORM
+    return (uintBitsToFloat(xdata[xi]) - ln_mean) * ln_rstd * uintBitsToFloat(udata[xi + pc.u_shift]) + uintBitsToFloat(bdata[xi + pc.b_shift]);
+#elif defined(NORM)
     const float xv = uintBitsToFloat(xdata[xi]);
     ss += xv * xv;
     return xv * uintBitsToFloat(udata[xi + pc.u_shift]);
@@ -387,6 +420,44 @@ void unit_dot(uint a, uint part, in vec4 xv[NCOLS][8], in vec2 sx[NCOLS], uint n
 #endif
 shared float red[NRED][WG];
 
+#ifdef LNORM
+// sum over this invocation's elements of x (sq: of (x - mean)^2), LN_PER loads in flight per step.
+#define LN_PER 16u
+float ln_pass(uint x0, float mean, bool sq) {
+    float s = 0.0;
+    for (uint b = 0u; b < pc.k; b += LN_PER * WG) {
+        float v[LN_PER];
+        for (uint j = 0u; j < LN_PER; ++j) {
+            const uint i = b + gl_LocalInvocationID.x + j * WG;
+            v[j] = i < pc.k ? uintBitsToFloat(xdata[x0 + i]) : mean;
+        }
+        for (uint j = 0u; j < LN_PER; ++j) s += sq ? (v[j] - mean) * (v[j] - mean) : v[j];
+    }
+    return s;
+}
+// The sum of v over the workgroup, for every invocation (red[0] as scratch; ends with a barrier).
+float wg_sum(float v) {
+    const uint tid = gl_LocalInvocationID.x;
+#ifdef USE_SUBGROUP
+    v = subgroupAdd(v);
+    if (subgroupElect()) red[0][gl_SubgroupID] = v;
+    barrier();
+    float t = 0.0;
+    for (uint i = 0u; i < gl_NumSubgroups; ++i) t += red[0][i];
+#else
+    red[0][tid] = v;
+    barrier();
+    for (uint s = WG / 2u; s > 0u; s >>= 1) {
+        if (tid < s) red[0][tid] += red[0][tid + s];
+        barrier();
+    }
+    const float t = red[0][0];
+#endif
+    barrier();
+    return t;
+}
+#endif
+
 // The value written for row r of this dispatch: the dot product (plus add in the ADD variant).
 float finish(float dot_r, uint r) {
 #ifdef ADD
@@ -418,10 +489,21 @@ void main() {
     for (uint c = 0u; c < NCOLS; ++c) {
         xa[c] = ROW_ADDR(x, pc.col0 + c0 + min(c, nc - 1u)) >> 2;
         xal = xal && (xa[c] & 3u) == 0u;
-#if defined(GLU) || defined(NORM)
+#if defined(GLU) || defined(NORM) || defined(LNORM)
         xal = xal && ((xa[c] + pc.u_shift) & 3u) == 0u; // u takes the same 16-byte loads
 #endif
+#ifdef LNORM
+        xal = xal && ((xa[c] + pc.b_shift) & 3u) == 0u;
+#endif
     }
+#ifdef LNORM
+    {
+        const float s1 = ln_pass(xa[0], 0.0, false);
+        ln_mean = wg_sum(s1) / float(pc.k);
+        const float s2 = ln_pass(xa[0], ln_mean, true);
+        ln_rstd = inversesqrt(wg_sum(s2) / float(pc.k) + pc.eps);
+    }
+#endif
     uint wr[ROWS];
     // Rows past m repeat the last row (computed, never stored).
     for (uint r = 0u; r < ROWS; ++r) wr[r] = pc.w_bias + min(row0 + r, pc.m - 1u) * pc.w_nb1;
